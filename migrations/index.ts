@@ -1,0 +1,4 @@
+import { InitialSchema1764770000000 } from './1764770000000-initial-schema';
+
+/** Every migration, in order. Shipped migrations are never edited; add a new one. */
+export const migrations = [InitialSchema1764770000000];

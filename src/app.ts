@@ -1,0 +1,209 @@
+import path from 'node:path';
+import { createPubSub } from '@graphql-yoga/subscription';
+import { ManualClock, SystemClock, type Clock } from './clock';
+import type { Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { Database } from './platform/database';
+import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres, type EmbeddedPostgres } from './platform/embedded-postgres';
+import { connectRedis, type Redis } from './platform/redis';
+import { MemoryBus, RedisBus, type Bus } from './platform/bus';
+import { ApiKeyService } from './tenancy/api-key.service';
+import { TenantService } from './tenancy/tenant.service';
+import { TriggerCatalog } from './engine/triggers/trigger-catalog';
+import { TRIGGERS_CHANGED, TriggerService } from './engine/triggers/trigger.service';
+import { EnrollmentEngine } from './engine/sequences/enrollment.engine';
+import { StepEngine } from './engine/sequences/step.engine';
+import { EffectsApplier, TRIGGER_FIRED } from './engine/sequences/effects-applier';
+import type { Firing } from './engine/sequences/effects';
+import { EmailChannel } from './engine/channels/email.channel';
+import { WebhookChannel } from './engine/channels/webhook.channel';
+import type { ChannelAdapter } from './engine/channels/channel';
+import { DeliveryService } from './engine/messages/delivery.service';
+import { MessageService } from './engine/messages/message.service';
+import { CustomerService } from './engine/ingestion/customer.service';
+import { IngestService } from './engine/ingestion/ingest.service';
+import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
+import { RedisTimerIndex } from './engine/timers/redis-timer-index';
+import type { TimerIndex } from './engine/timers/timer-index';
+import { TimerProcessor } from './engine/timers/timer-processor';
+import { TimerRunner } from './engine/timers/timer-runner';
+import { ClockService } from './engine/timers/clock.service';
+import { buildNudgeSchema } from './schema/build-schema';
+import { TRIGGER_FIRED_TOPIC } from './resolvers/trigger.resolver';
+import { Authenticator } from './server/authenticator';
+import { startHttpServer } from './server/http-server';
+import type { Services } from './services';
+
+export interface StartOptions {
+  log?: Logger;
+  /** Replace the channel adapters (tests point them at local peers). */
+  channels?: ChannelAdapter[];
+}
+
+export interface Nudge {
+  url: string;
+  port: number;
+  config: Readonly<Config>;
+  clock: Clock;
+  db: Database;
+  services: Services;
+  timers: TimerRunner;
+  timerIndex: TimerIndex;
+  /** True when running on embedded PostgreSQL and/or in-process Redis stand-ins. */
+  isTrial: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every service from the configuration, applies migrations,
+ * rebuilds the timer index from PostgreSQL, starts the timer loop and the HTTP/WebSocket
+ * server. The same code path runs in trial mode (embedded stand-ins) and in production.
+ */
+export async function startNudge(config: Readonly<Config>, options: StartOptions = {}): Promise<Nudge> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const isTrial = config.databaseUrl === null || config.redisUrl === null;
+  if (isTrial) {
+    log.warn(
+      {
+        mode: 'trial',
+        postgres: config.databaseUrl ? 'DATABASE_URL' : `embedded (${path.resolve(config.dataDir, 'pg')})`,
+        redis: config.redisUrl ? 'REDIS_URL' : 'in-process stand-ins',
+      },
+      'trial mode: single process only, not for production; set DATABASE_URL and REDIS_URL to run for real',
+    );
+  }
+
+  const closers: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err: Error) => log.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    let embedded: EmbeddedPostgres | null = null;
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres(config.dataDir);
+      closers.push(() => embedded!.stop());
+    }
+    const db = await Database.connect({
+      url: config.databaseUrl ?? embedded!.url,
+      poolSize: embedded ? EMBEDDED_MAX_CONNECTIONS : 10,
+    });
+    closers.push(() => db.close());
+    const applied = await db.migrate();
+    if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+
+    let redis: Redis | null = null;
+    let bus: Bus;
+    let timerIndex: TimerIndex;
+    if (config.redisUrl) {
+      redis = await connectRedis(config.redisUrl, (err) => log.error({ err }, 'redis error'));
+      closers.push(async () => redis!.destroy());
+      bus = new RedisBus(redis, config.redisPrefix);
+      timerIndex = new RedisTimerIndex(redis, config.redisPrefix, config.timerShards);
+      await warnIfEvicting(redis, log);
+    } else {
+      bus = new MemoryBus();
+      timerIndex = new MemoryTimerIndex(config.timerShards);
+    }
+    closers.push(() => bus.close());
+
+    const clock: Clock = config.clock === 'manual' ? new ManualClock() : new SystemClock();
+    const catalog = new TriggerCatalog();
+    const enrollments = new EnrollmentEngine(catalog);
+    const steps = new StepEngine(catalog);
+    const channels = options.channels ?? [
+      new EmailChannel({ smtpUrl: config.smtpUrl, outboxDir: path.resolve(config.dataDir, 'outbox'), from: config.emailFrom }),
+      new WebhookChannel(() => clock.nowMs()),
+    ];
+    const delivery = new DeliveryService(db, clock, channels, log);
+    closers.push(() => delivery.close());
+    const applier = new EffectsApplier(timerIndex, delivery, bus, log);
+    const processor = new TimerProcessor(db, clock, enrollments, steps, applier);
+    const timers = new TimerRunner(
+      db,
+      timerIndex,
+      processor,
+      clock,
+      { leaseMs: config.timerLeaseMs, pollMs: config.timerPollMs, sweepMs: 10_000, claimBatch: 200 },
+      log,
+    );
+
+    const apiKeys = new ApiKeyService(db, config.keyPepper);
+    const services: Services = {
+      tenants: new TenantService(db, apiKeys),
+      apiKeys,
+      customers: new CustomerService(db, clock),
+      ingest: new IngestService(db, clock, enrollments, applier, timers, config.maxFutureSkewMs),
+      triggers: new TriggerService(db, clock, bus, catalog),
+      messages: new MessageService(db),
+      clock: new ClockService(clock, timers),
+    };
+
+    const pubSub = createPubSub();
+    await bus.subscribe(TRIGGERS_CHANGED, (payload) => catalog.invalidate((payload as { tenantId: string }).tenantId));
+    await bus.subscribe(TRIGGER_FIRED, (payload) => {
+      const firing = payload as Firing;
+      pubSub.publish(TRIGGER_FIRED_TOPIC, firing.tenantId, firing);
+    });
+
+    const indexed = await timers.rebuildIndex();
+    log.info({ count: indexed }, 'timer index rebuilt from PostgreSQL');
+    if (config.role !== 'api') {
+      timers.start();
+      closers.push(() => timers.stop());
+    }
+
+    const schema = await buildNudgeSchema(pubSub);
+    const authenticator = new Authenticator(config.operatorToken, apiKeys, log);
+    const http = await startHttpServer(
+      {
+        schema,
+        authenticator,
+        log,
+        isProduction: config.nodeEnv === 'production',
+        health: async () => {
+          await db.ping();
+          if (redis) await redis.ping();
+          return true;
+        },
+        makeContext: (requestId, reqLog, principal) => ({ requestId, log: reqLog, principal, services }),
+      },
+      config.host,
+      config.port,
+    );
+    closers.push(() => http.stop());
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host}:${port}/graphql`;
+    log.info({ url, clock: clock.kind, role: config.role }, 'nudge listening');
+
+    return {
+      url,
+      port,
+      config,
+      clock,
+      db,
+      services,
+      timers,
+      timerIndex,
+      isTrial,
+      stop: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** An evicting Redis may silently drop timers from the index; say so loudly (C23). */
+async function warnIfEvicting(redis: Redis, log: Logger): Promise<void> {
+  try {
+    const policy = (await redis.configGet('maxmemory-policy'))['maxmemory-policy'];
+    if (policy && policy !== 'noeviction') {
+      // TODO(#3): refuse to start, or report unhealthy, when the policy can evict timer keys.
+      log.error({ code: 'REDIS_EVICTION_POLICY', policy }, 'redis may evict keys; timers rely on PostgreSQL sweeps');
+    }
+  } catch {
+    log.warn({ code: 'REDIS_CONFIG_UNREADABLE' }, 'could not read the redis eviction policy');
+  }
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. Values are validated once into a frozen object;
+ * a bad value stops start-up with the variable's name and what would be accepted.
+ */
+export interface Config {
+  /** `null` means trial mode: embedded PostgreSQL under `dataDir`. */
+  databaseUrl: string | null;
+  /** `null` means trial mode: in-process stand-ins for the Redis parts. */
+  redisUrl: string | null;
+  host: string;
+  port: number;
+  operatorToken: string;
+  clock: 'system' | 'manual';
+  smtpUrl: string | null;
+  emailFrom: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  nodeEnv: string;
+  dataDir: string;
+  /** Server-side secret mixed into API-key hashes (HMAC-SHA-256). */
+  keyPepper: string;
+  redisPrefix: string;
+  timerShards: number;
+  timerLeaseMs: number;
+  timerPollMs: number;
+  role: 'all' | 'api' | 'worker';
+  /** How far in the future an event's `occurredAt` may lie, relative to the service clock. */
+  maxFutureSkewMs: number;
+}
+
+/** Used only in trial mode, where nothing is reachable from outside the machine by default. */
+export const TRIAL_OPERATOR_TOKEN = 'trial-operator-token';
+const TRIAL_KEY_PEPPER = 'trial-mode-pepper-not-for-production';
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine(
+      (v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)),
+      `a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+    );
+
+const intIn = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, {
+      message: `an integer from ${min} to ${max}`,
+    })
+    .transform(Number);
+
+const envSchema = z.object({
+  DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
+  REDIS_URL: optionalUrl(['redis', 'rediss']),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: intIn(0, 65535, 4000),
+  NUDGE_OPERATOR_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 16, 'at least 16 characters'),
+  NUDGE_CLOCK: z.enum(['system', 'manual'], { message: 'system or manual' }).default('system'),
+  SMTP_URL: optionalUrl(['smtp', 'smtps']),
+  NUDGE_EMAIL_FROM: z.string().default('Nudge <nudge@localhost>'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  NODE_ENV: z.string().default('development'),
+  NUDGE_DATA_DIR: z.string().default('.data'),
+  NUDGE_KEY_PEPPER: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 16, 'at least 16 characters'),
+  NUDGE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_:-]{1,40}$/, 'letters, digits, _ : - (at most 40)')
+    .default('nudge'),
+  NUDGE_TIMER_SHARDS: intIn(1, 256, 4),
+  NUDGE_TIMER_LEASE_MS: intIn(1000, 3_600_000, 30_000),
+  NUDGE_TIMER_POLL_MS: intIn(5, 60_000, 50),
+  NUDGE_ROLE: z.enum(['all', 'api', 'worker'], { message: 'all, api or worker' }).default('all'),
+  NUDGE_MAX_FUTURE_SKEW_MS: intIn(0, 7 * 24 * 3_600_000, 24 * 3_600_000),
+});
+
+/** Thrown when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment. Throws `ConfigError` naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.')}: expected ${issue.message}`,
+    );
+    throw new ConfigError(`invalid configuration\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const isTrial = !e.DATABASE_URL || !e.REDIS_URL;
+  const isProduction = e.NODE_ENV === 'production';
+
+  if (isProduction && isTrial) {
+    throw new ConfigError(
+      'invalid configuration\n  DATABASE_URL and REDIS_URL: both are required when NODE_ENV=production ' +
+        '(trial mode with embedded stand-ins is single-process and not for production)',
+    );
+  }
+  if (!isTrial && !e.NUDGE_OPERATOR_TOKEN) {
+    throw new ConfigError(
+      'invalid configuration\n  NUDGE_OPERATOR_TOKEN: required (at least 16 characters) when DATABASE_URL is set',
+    );
+  }
+  if (isProduction && !e.NUDGE_KEY_PEPPER) {
+    throw new ConfigError(
+      'invalid configuration\n  NUDGE_KEY_PEPPER: required (at least 16 characters) when NODE_ENV=production',
+    );
+  }
+  if (isProduction && e.NUDGE_CLOCK === 'manual') {
+    throw new ConfigError('invalid configuration\n  NUDGE_CLOCK: manual is refused in production');
+  }
+
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL ?? null,
+    redisUrl: e.REDIS_URL ?? null,
+    host: e.HOST,
+    port: e.PORT,
+    operatorToken: e.NUDGE_OPERATOR_TOKEN ?? TRIAL_OPERATOR_TOKEN,
+    clock: e.NUDGE_CLOCK,
+    smtpUrl: e.SMTP_URL ?? null,
+    emailFrom: e.NUDGE_EMAIL_FROM,
+    logLevel: e.LOG_LEVEL,
+    nodeEnv: e.NODE_ENV,
+    dataDir: e.NUDGE_DATA_DIR,
+    keyPepper: e.NUDGE_KEY_PEPPER ?? TRIAL_KEY_PEPPER,
+    redisPrefix: e.NUDGE_REDIS_PREFIX,
+    timerShards: e.NUDGE_TIMER_SHARDS,
+    timerLeaseMs: e.NUDGE_TIMER_LEASE_MS,
+    timerPollMs: e.NUDGE_TIMER_POLL_MS,
+    role: e.NUDGE_ROLE,
+    maxFutureSkewMs: e.NUDGE_MAX_FUTURE_SKEW_MS,
+  });
+}

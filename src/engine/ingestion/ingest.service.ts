@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../../clock';
+import { BadInputError, ConflictError, ErrorCode, InputProblem } from '../../errors';
+import { Database, Tx, rows } from '../../platform/database';
+import type { TenantContext } from '../../tenancy/tenant-context';
+import { Effects } from '../sequences/effects';
+import type { EffectsApplier } from '../sequences/effects-applier';
+import type { EnrollmentEngine } from '../sequences/enrollment.engine';
+import type { TimerRunner } from '../timers/timer-runner';
+import { upsertCustomers } from './customer.service';
+import { checkExternalId, checkJsonObject } from './validation';
+
+export interface TrackCommand {
+  customerExternalId: string;
+  event: string;
+  properties?: unknown;
+  occurredAt?: Date | null;
+  messageId?: string | null;
+}
+
+export type TrackItemResult =
+  | { index: number; status: 'accepted'; eventId: string }
+  | { index: number; status: 'duplicate'; eventId: string }
+  | { index: number; status: 'rejected'; code: ErrorCode; message: string; field: string };
+
+export const MAX_BATCH = 1_000;
+const MAX_PROPERTIES_BYTES = 32_768;
+const EARLIEST_MS = Date.UTC(2000, 0, 1);
+
+interface ValidItem {
+  index: number;
+  externalId: string;
+  name: string;
+  properties: Record<string, unknown>;
+  occurredAtMs: number;
+  messageId: string | null;
+  payloadHash: string;
+}
+
+/**
+ * Ingestion: validate, resolve customers, store each event once, and react to the newly
+ * stored ones — all in one transaction per call, so an accepted event is never stored
+ * without its consequences, nor the reverse.
+ *
+ * Idempotency: an event with a `messageId` is stored once per tenant (unique index,
+ * `ON CONFLICT DO NOTHING`). A retry with the same payload returns the original event id as
+ * a duplicate; the same `messageId` with a different payload is a CONFLICT and stores nothing.
+ * The payload compared is customer, event name, properties and an explicit `occurredAt`.
+ */
+export class IngestService {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly enrollments: EnrollmentEngine,
+    private readonly applier: EffectsApplier,
+    private readonly timers: TimerRunner,
+    private readonly maxFutureSkewMs: number,
+  ) {}
+
+  /** Validates and stores up to 1,000 events; per-item results in input order. */
+  async trackBatch(ctx: TenantContext, commands: TrackCommand[]): Promise<TrackItemResult[]> {
+    const nowMs = this.clock.nowMs();
+    const results: TrackItemResult[] = new Array(commands.length);
+    const valid: ValidItem[] = [];
+    commands.forEach((command, index) => {
+      try {
+        valid.push(this.validate(command, index, nowMs));
+      } catch (err) {
+        if (!(err instanceof InputProblem)) throw err;
+        const field = `events.${index}.${err.path}`;
+        results[index] = { index, status: 'rejected', code: ErrorCode.BAD_USER_INPUT, message: `${field}: ${err.problem}`, field };
+      }
+    });
+
+    const effects = new Effects();
+    if (valid.length > 0) {
+      await this.db.withTenant(ctx.tenantId, (tx) => this.store(tx, ctx.tenantId, valid, nowMs, results, effects));
+      await this.applier.apply(effects);
+      if (effects.timersToSchedule.length > 0) await this.timers.kick();
+    }
+    ctx.log.debug(
+      { tenantId: ctx.tenantId, requestId: ctx.requestId, count: commands.length, enrolled: effects.enrollmentsStarted },
+      'events ingested',
+    );
+    return results;
+  }
+
+  /** One event; a CONFLICT or BAD_USER_INPUT is thrown rather than returned. */
+  async track(ctx: TenantContext, command: TrackCommand): Promise<{ eventId: string; duplicate: boolean }> {
+    try {
+      this.validate(command, 0, this.clock.nowMs());
+    } catch (err) {
+      if (err instanceof InputProblem) throw err.toError('input');
+      throw err;
+    }
+    const [result] = await this.trackBatch(ctx, [command]);
+    if (result.status === 'rejected') {
+      const message = result.message.replace(/^events\.0\./, 'input.');
+      if (result.code === ErrorCode.CONFLICT) {
+        throw new ConflictError(message, { field: 'input.messageId', reason: 'IDEMPOTENCY_KEY_REUSED' });
+      }
+      throw new BadInputError(result.field.replace(/^events\.0\./, 'input.'), message);
+    }
+    return { eventId: result.eventId, duplicate: result.status === 'duplicate' };
+  }
+
+  private validate(command: TrackCommand, index: number, nowMs: number): ValidItem {
+    const externalId = checkExternalId(command.customerExternalId, 'customerExternalId');
+    if (typeof command.event !== 'string' || command.event.trim().length === 0 || command.event.length > 200) {
+      throw new InputProblem('event', 'expected an event name of 1 to 200 characters');
+    }
+    const properties =
+      command.properties == null ? {} : checkJsonObject(command.properties, 'properties', MAX_PROPERTIES_BYTES);
+    const explicitMs = command.occurredAt ? command.occurredAt.getTime() : null;
+    if (explicitMs !== null && (Number.isNaN(explicitMs) || explicitMs < EARLIEST_MS)) {
+      throw new InputProblem('occurredAt', 'expected a time after 2000-01-01T00:00:00Z');
+    }
+    if (explicitMs !== null && explicitMs > nowMs + this.maxFutureSkewMs) {
+      throw new InputProblem(
+        'occurredAt',
+        `lies more than ${Math.round(this.maxFutureSkewMs / 60_000)} minutes after the service clock (${new Date(nowMs).toISOString()})`,
+      );
+    }
+    const messageId = command.messageId ?? null;
+    if (messageId !== null && (messageId.length === 0 || messageId.length > 255)) {
+      throw new InputProblem('messageId', 'expected 1 to 255 characters');
+    }
+    const payloadHash = createHash('sha256')
+      .update(JSON.stringify([externalId, command.event, properties, explicitMs]))
+      .digest('base64url');
+    return {
+      index,
+      externalId,
+      name: command.event,
+      properties,
+      occurredAtMs: explicitMs ?? nowMs,
+      messageId,
+      payloadHash,
+    };
+  }
+
+  private async store(
+    tx: Tx,
+    tenantId: string,
+    items: ValidItem[],
+    nowMs: number,
+    results: TrackItemResult[],
+    effects: Effects,
+  ): Promise<void> {
+    const customers = await upsertCustomers(tx, tenantId, items.map((i) => i.externalId), new Date(nowMs));
+    const ids = await rows<{ id: string }>(
+      tx,
+      `SELECT nextval(pg_get_serial_sequence('events', 'id'))::text AS id FROM generate_series(1, $1)`,
+      [items.length],
+    );
+    const inserted = await rows<{ id: string }>(
+      tx,
+      `INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at, received_at, message_id, payload_hash)
+       SELECT id, $1, customer_id, name, properties, occurred_at, $2, message_id, payload_hash
+       FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
+         AS x(id, customer_id, name, properties, occurred_at, message_id, payload_hash)
+       ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+       RETURNING id::text AS id`,
+      [
+        tenantId,
+        new Date(nowMs),
+        ids.map((r) => r.id),
+        items.map((i) => customers.get(i.externalId)!.id),
+        items.map((i) => i.name),
+        items.map((i) => JSON.stringify(i.properties)),
+        items.map((i) => new Date(i.occurredAtMs)),
+        items.map((i) => i.messageId),
+        items.map((i) => i.payloadHash),
+      ],
+    );
+    const insertedIds = new Set(inserted.map((r) => r.id));
+
+    const skipped = items.filter((_, k) => !insertedIds.has(ids[k].id));
+    const existing = new Map<string, { id: string; payload_hash: string }>();
+    if (skipped.length > 0) {
+      const found = await rows<{ id: string; message_id: string; payload_hash: string }>(
+        tx,
+        `SELECT id::text AS id, message_id, payload_hash FROM events WHERE tenant_id = $1 AND message_id = ANY($2::text[])`,
+        [tenantId, skipped.map((i) => i.messageId)],
+      );
+      for (const row of found) existing.set(row.message_id, row);
+    }
+
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k];
+      const eventId = ids[k].id;
+      if (insertedIds.has(eventId)) {
+        results[item.index] = { index: item.index, status: 'accepted', eventId };
+        await this.enrollments.onEvent(
+          tx,
+          tenantId,
+          {
+            id: eventId,
+            name: item.name,
+            properties: item.properties,
+            occurredAtMs: item.occurredAtMs,
+            customer: customers.get(item.externalId)!,
+          },
+          nowMs,
+          effects,
+        );
+        continue;
+      }
+      const original = existing.get(item.messageId!)!;
+      results[item.index] =
+        original.payload_hash === item.payloadHash
+          ? { index: item.index, status: 'duplicate', eventId: original.id }
+          : {
+              index: item.index,
+              status: 'rejected',
+              code: ErrorCode.CONFLICT,
+              field: `events.${item.index}.messageId`,
+              message: `events.${item.index}.messageId: "${item.messageId}" was already used for a different event; a retry must repeat the original payload`,
+            };
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { Tx, rows } from '../../platform/database';
+import { CompiledCondition, compileCondition } from '../rules/evaluate';
+import type { TriggerDefinition } from './trigger-definition';
+
+/** One trigger version, compiled for evaluation. Immutable: cached by (trigger, version). */
+export interface CompiledTrigger {
+  id: string;
+  name: string;
+  version: number;
+  definition: TriggerDefinition;
+  where: CompiledCondition;
+  unlessWhere: CompiledCondition;
+}
+
+/** The active triggers of one tenant, indexed by the event names they react to. */
+export interface TenantTriggerIndex {
+  byEntryEvent: Map<string, CompiledTrigger[]>;
+  byUnlessEvent: Map<string, CompiledTrigger[]>;
+}
+
+const MAX_CACHED_VERSIONS = 10_000;
+
+/**
+ * Caches, per tenant, which active triggers an event name concerns, and compiled trigger
+ * versions. Invalidated locally on change and, across instances, through the bus.
+ */
+export class TriggerCatalog {
+  private readonly tenants = new Map<string, TenantTriggerIndex>();
+  private readonly versions = new Map<string, CompiledTrigger>();
+
+  /** The tenant's index, loaded inside the caller's tenant transaction on a miss. */
+  async forTenant(tx: Tx, tenantId: string): Promise<TenantTriggerIndex> {
+    const cached = this.tenants.get(tenantId);
+    if (cached) return cached;
+
+    const active = await rows<{ id: string; name: string; version: number; definition: TriggerDefinition }>(
+      tx,
+      `SELECT id, name, version, definition FROM triggers WHERE tenant_id = $1 AND status = 'ACTIVE'`,
+      [tenantId],
+    );
+    const index: TenantTriggerIndex = { byEntryEvent: new Map(), byUnlessEvent: new Map() };
+    for (const row of active) {
+      const compiled = this.compiled(row.id, row.name, row.version, row.definition);
+      push(index.byEntryEvent, row.definition.event, compiled);
+      if (row.definition.unless) push(index.byUnlessEvent, row.definition.unless.event, compiled);
+    }
+    this.tenants.set(tenantId, index);
+    return index;
+  }
+
+  /** A specific version (the one an enrollment entered with), loaded on a miss. */
+  async version(tx: Tx, tenantId: string, triggerId: string, version: number): Promise<CompiledTrigger> {
+    const cached = this.versions.get(`${triggerId}:${version}`);
+    if (cached) return cached;
+    const [row] = await rows<{ name: string; definition: TriggerDefinition }>(
+      tx,
+      `SELECT t.name, v.definition FROM trigger_versions v JOIN triggers t ON t.id = v.trigger_id
+       WHERE v.tenant_id = $1 AND v.trigger_id = $2 AND v.version = $3`,
+      [tenantId, triggerId, version],
+    );
+    if (!row) throw new Error(`trigger version ${triggerId}@${version} is missing`);
+    return this.compiled(triggerId, row.name, version, row.definition);
+  }
+
+  invalidate(tenantId: string): void {
+    this.tenants.delete(tenantId);
+  }
+
+  private compiled(id: string, name: string, version: number, definition: TriggerDefinition): CompiledTrigger {
+    const key = `${id}:${version}`;
+    let compiled = this.versions.get(key);
+    if (!compiled) {
+      compiled = {
+        id,
+        name,
+        version,
+        definition,
+        where: compileCondition(definition.where),
+        unlessWhere: compileCondition(definition.unless?.where ?? null),
+      };
+      if (this.versions.size >= MAX_CACHED_VERSIONS) this.versions.clear();
+      this.versions.set(key, compiled);
+    }
+    return { ...compiled, name };
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

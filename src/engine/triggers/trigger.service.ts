@@ -1,0 +1,217 @@
+import { BadInputError, InputProblem, NotFoundError } from '../../errors';
+import { Database, Tx, rows } from '../../platform/database';
+import type { Bus } from '../../platform/bus';
+import type { Clock } from '../../clock';
+import type { TenantContext } from '../../tenancy/tenant-context';
+import {
+  TRIGGER_STATUSES,
+  TriggerDefinition,
+  TriggerDefinitionInput,
+  TriggerStatus,
+  parseTriggerDefinition,
+} from './trigger-definition';
+import type { TriggerCatalog } from './trigger-catalog';
+import { Page, PageRequest, pageOf } from '../pagination';
+
+export interface TriggerView {
+  id: string;
+  name: string;
+  status: TriggerStatus;
+  version: number;
+  definition: TriggerDefinition;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface TriggerRow {
+  id: string;
+  seq: string;
+  tenant_id: string;
+  name: string;
+  event_name: string;
+  status: TriggerStatus;
+  version: number;
+  definition: TriggerDefinition;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type CreateTriggerCommand = TriggerDefinitionInput & { name: string; status?: string | null };
+export type UpdateTriggerCommand = {
+  [K in keyof CreateTriggerCommand]?: CreateTriggerCommand[K] | null;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const toTriggerView = (r: TriggerRow): TriggerView => ({
+  id: r.id,
+  name: r.name,
+  status: r.status,
+  version: r.version,
+  definition: r.definition,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** The channel on which trigger changes are announced, so every instance drops its cache. */
+export const TRIGGERS_CHANGED = 'triggers-changed';
+
+/**
+ * Trigger definitions and their versions. Every change that alters behaviour creates a new
+ * version; running enrollments keep the version they entered with.
+ */
+export class TriggerService {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly bus: Bus,
+    private readonly catalog: TriggerCatalog,
+  ) {}
+
+  /** Validates and stores a trigger (version 1). Throws BAD_USER_INPUT with the input path. */
+  async create(ctx: TenantContext, input: CreateTriggerCommand): Promise<TriggerView> {
+    const name = checkName(input.name);
+    const status = checkStatus(input.status ?? 'ACTIVE');
+    const definition = parseAt(input);
+    const now = new Date(this.clock.nowMs());
+
+    const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
+      const [inserted] = await rows<TriggerRow>(
+        tx,
+        `INSERT INTO triggers (tenant_id, name, event_name, status, version, definition, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $6) RETURNING *`,
+        [ctx.tenantId, name, definition.event, status, JSON.stringify(definition), now],
+      );
+      await insertVersion(tx, inserted);
+      return inserted;
+    });
+    await this.announce(ctx.tenantId);
+    ctx.log.info({ tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: 1 }, 'trigger created');
+    return toTriggerView(row);
+  }
+
+  /**
+   * Applies a partial update. A change to the definition creates version n+1; a change of
+   * name or status alone keeps the version. Another tenant's id is NOT_FOUND.
+   */
+  async update(ctx: TenantContext, id: string, input: UpdateTriggerCommand): Promise<TriggerView> {
+    const now = new Date(this.clock.nowMs());
+    const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
+      const current = await this.lockOne(tx, ctx, id);
+      const name = input.name === undefined || input.name === null ? current.name : checkName(input.name);
+      const status = input.status ? checkStatus(input.status) : current.status;
+      const merged = mergeDefinitionInput(current.definition, input);
+      const definition = parseAt(merged);
+      const changed = JSON.stringify(definition) !== JSON.stringify(current.definition);
+      const version = changed ? current.version + 1 : current.version;
+
+      const [updated] = await rows<TriggerRow>(
+        tx,
+        `UPDATE triggers SET name = $3, status = $4, version = $5, definition = $6, event_name = $7,
+           updated_at = $8
+         WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+        [ctx.tenantId, id, name, status, version, JSON.stringify(definition), definition.event, now],
+      );
+      if (changed) await insertVersion(tx, updated);
+      return updated;
+    });
+    await this.announce(ctx.tenantId);
+    ctx.log.info(
+      { tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: row.version },
+      'trigger updated',
+    );
+    return toTriggerView(row);
+  }
+
+  async get(ctx: TenantContext, id: string): Promise<TriggerView | null> {
+    if (!UUID.test(id)) return null;
+    const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<TriggerRow>(tx, 'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2', [ctx.tenantId, id]),
+    );
+    return row ? toTriggerView(row) : null;
+  }
+
+  async list(ctx: TenantContext, page: PageRequest): Promise<Page<TriggerView>> {
+    const found = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<TriggerRow>(
+        tx,
+        `SELECT * FROM triggers WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [ctx.tenantId, page.afterSeq, page.first + 1],
+      ),
+    );
+    return pageOf(found, page, (r) => r.seq, toTriggerView);
+  }
+
+  private async lockOne(tx: Tx, ctx: TenantContext, id: string): Promise<TriggerRow> {
+    if (!UUID.test(id)) throw new NotFoundError('trigger', 'id');
+    const [row] = await rows<TriggerRow>(
+      tx,
+      'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+      [ctx.tenantId, id],
+    );
+    if (!row) throw new NotFoundError('trigger', 'id');
+    return row;
+  }
+
+  private async announce(tenantId: string): Promise<void> {
+    this.catalog.invalidate(tenantId);
+    await this.bus.publish(TRIGGERS_CHANGED, { tenantId });
+  }
+}
+
+async function insertVersion(tx: Tx, row: TriggerRow): Promise<void> {
+  await rows(
+    tx,
+    `INSERT INTO trigger_versions (tenant_id, trigger_id, version, definition, created_at)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [row.tenant_id, row.id, row.version, JSON.stringify(row.definition), row.updated_at],
+  );
+}
+
+/** Rebuilds an input from a stored definition, overlaid with the fields the update sets. */
+function mergeDefinitionInput(
+  current: TriggerDefinition,
+  input: UpdateTriggerCommand,
+): TriggerDefinitionInput {
+  const pick = <K extends keyof TriggerDefinitionInput>(key: K, fallback: TriggerDefinitionInput[K]) =>
+    input[key] === undefined ? fallback : input[key];
+  return {
+    event: pick('event', current.event) as string,
+    where: pick('where', current.where),
+    entryKey: pick('entryKey', current.entryKey),
+    unless: pick(
+      'unless',
+      current.unless && {
+        event: current.unless.event,
+        within: current.unless.within,
+        where: current.unless.where,
+        matchOn: current.unless.matchOn,
+      },
+    ),
+    steps: pick('steps', current.steps) as TriggerDefinitionInput['steps'],
+  };
+}
+
+function parseAt(input: TriggerDefinitionInput): TriggerDefinition {
+  try {
+    return parseTriggerDefinition(input);
+  } catch (err) {
+    if (err instanceof InputProblem) throw err.toError('input');
+    throw err;
+  }
+}
+
+function checkName(name: string): string {
+  const trimmed = (name ?? '').trim();
+  if (trimmed.length === 0 || trimmed.length > 200) {
+    throw new BadInputError('input.name', 'expected 1 to 200 characters');
+  }
+  return trimmed;
+}
+
+function checkStatus(status: string): TriggerStatus {
+  if (!(TRIGGER_STATUSES as readonly string[]).includes(status)) {
+    throw new BadInputError('input.status', `expected one of ${TRIGGER_STATUSES.join(', ')}`);
+  }
+  return status as TriggerStatus;
+}

@@ -1,0 +1,89 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { migrations } from '../../migrations';
+
+/** A transaction-bound query runner. Engine code takes this, never the DataSource. */
+export type Tx = EntityManager;
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize: number;
+}
+
+/**
+ * The PostgreSQL system of record. Queries that touch tenant rows go through
+ * `withTenant`, which runs them in a transaction as the restricted `nudge_app` role with
+ * `nudge.tenant_id` set, so row-level security filters every statement even where the
+ * application's own `tenant_id = $1` filter is missing.
+ */
+export class Database {
+  private constructor(readonly dataSource: DataSource) {}
+
+  static async connect(options: DatabaseOptions): Promise<Database> {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: options.url,
+      synchronize: false,
+      migrationsRun: false,
+      migrations,
+      migrationsTableName: 'nudge_migrations',
+      installExtensions: false,
+      uuidExtension: 'pgcrypto',
+      logging: false,
+      extra: { max: options.poolSize },
+    });
+    await dataSource.initialize();
+    return new Database(dataSource);
+  }
+
+  /** Applies pending migrations; safe to call from several processes (advisory-locked). */
+  async migrate(): Promise<string[]> {
+    await this.dataSource.query('SELECT pg_advisory_lock(4242001)');
+    try {
+      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+      return applied.map((m) => m.name);
+    } finally {
+      await this.dataSource.query('SELECT pg_advisory_unlock(4242001)');
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction scoped to `tenantId`. Everything in it commits or
+   * nothing does. Row-level security applies to every statement inside.
+   */
+  async withTenant<T>(tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query(
+        "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
+        [tenantId],
+      );
+      return work(tx);
+    });
+  }
+
+  /**
+   * Runs `work` in a transaction as the service itself, across tenants. Only for the few
+   * operations that must find the tenant first: key lookup, tenant creation, timer claims.
+   */
+  async asSystem<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/**
+ * Runs one statement in the transaction and returns its rows, whatever the command
+ * (TypeORM's plain `query` returns `[rows, count]` for UPDATE and DELETE).
+ */
+export async function rows<T>(tx: Tx, text: string, params: unknown[] = []): Promise<T[]> {
+  const runner = tx.queryRunner;
+  if (!runner) throw new Error('rows() needs a transaction-bound manager');
+  const result = await runner.query(text, params, true);
+  return (result.records ?? []) as T[];
+}

@@ -1,0 +1,80 @@
+import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { toConnection } from '../schema/connection';
+import {
+  Customer,
+  EventConnection,
+  IdentifyInput,
+  MessageConnection,
+  TrackBatchResult,
+  TrackInput,
+  TrackResult,
+} from '../schema/customer.types';
+import { pageRequest } from '../engine/pagination';
+import { BadInputError } from '../errors';
+import { MAX_BATCH } from '../engine/ingestion/ingest.service';
+import { tenantOf } from './context';
+import type { RequestContext } from './context';
+
+@Resolver(() => Customer)
+export class CustomerResolver {
+  @Authorized('INGEST', 'WRITE')
+  @Mutation(() => Customer, { description: 'Creates or updates a customer; traits merge.' })
+  identify(@Arg('input') input: IdentifyInput, @Ctx() ctx: RequestContext): Promise<Customer> {
+    return ctx.services.customers.identify(tenantOf(ctx), input);
+  }
+
+  @Authorized('INGEST', 'WRITE')
+  @Mutation(() => TrackResult)
+  track(@Arg('input') input: TrackInput, @Ctx() ctx: RequestContext): Promise<TrackResult> {
+    return ctx.services.ingest.track(tenantOf(ctx), input);
+  }
+
+  @Authorized('INGEST', 'WRITE')
+  @Mutation(() => TrackBatchResult, { description: 'At most 1,000 events; valid ones are stored even if others are rejected.' })
+  async trackBatch(
+    @Arg('events', () => [TrackInput]) events: TrackInput[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<TrackBatchResult> {
+    if (events.length > MAX_BATCH) {
+      throw new BadInputError('events', `at most ${MAX_BATCH} events per call (got ${events.length}); split the batch`);
+    }
+    const results = await ctx.services.ingest.trackBatch(tenantOf(ctx), events);
+    return {
+      accepted: results.filter((r) => r.status === 'accepted').length,
+      duplicates: results.filter((r) => r.status === 'duplicate').length,
+      rejected: results.flatMap((r) =>
+        r.status === 'rejected' ? [{ index: r.index, code: r.code, message: r.message, field: r.field }] : [],
+      ),
+      eventIds: results.map((r) => (r.status === 'rejected' ? null : r.eventId)),
+    };
+  }
+
+  @Authorized('READ')
+  @Query(() => Customer, { nullable: true })
+  customer(@Arg('externalId') externalId: string, @Ctx() ctx: RequestContext): Promise<Customer | null> {
+    return ctx.services.customers.getByExternalId(tenantOf(ctx), externalId);
+  }
+
+  @FieldResolver(() => EventConnection)
+  async events(
+    @Root() customer: Customer,
+    @Ctx() ctx: RequestContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    const page = pageRequest(first, after);
+    return toConnection(await ctx.services.customers.events(tenantOf(ctx), customer.id, page), page.afterSeq !== '0');
+  }
+
+  @FieldResolver(() => MessageConnection)
+  async messages(
+    @Root() customer: Customer,
+    @Ctx() ctx: RequestContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    const page = pageRequest(first, after);
+    const found = await ctx.services.messages.list(tenantOf(ctx), { customerId: customer.id }, page);
+    return toConnection(found, page.afterSeq !== '0');
+  }
+}

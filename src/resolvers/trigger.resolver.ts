@@ -1,0 +1,100 @@
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { TriggerView } from '../engine/triggers/trigger.service';
+import type { Firing } from '../engine/sequences/effects';
+import { pageRequest } from '../engine/pagination';
+import { NotFoundError } from '../errors';
+import { toConnection } from '../schema/connection';
+import { CreateTriggerInput, Trigger, TriggerConnection, TriggerFiring, UpdateTriggerInput } from '../schema/trigger.types';
+import { Channel, TriggerStatus } from '../schema/enums';
+import { tenantOf } from './context';
+import type { RequestContext } from './context';
+
+/** The pub/sub topic of firings; routed per tenant by topic id. */
+export const TRIGGER_FIRED_TOPIC = 'TRIGGER_FIRED';
+
+/** Maps the engine's view to the GraphQL shape. */
+export function toTrigger(view: TriggerView): Trigger {
+  const d = view.definition;
+  return {
+    id: view.id,
+    name: view.name,
+    event: d.event,
+    where: d.where,
+    entryKey: d.entryKey,
+    unless: d.unless && { event: d.unless.event, within: d.unless.within, where: d.unless.where, matchOn: d.unless.matchOn },
+    steps: d.steps.map((s) => ({
+      delay: s.delay,
+      channel: s.channel as Channel,
+      template: { subject: s.template.subject ?? null, body: s.template.body, html: s.template.html ?? null },
+    })),
+    status: view.status as TriggerStatus,
+    version: view.version,
+    createdAt: view.createdAt,
+    updatedAt: view.updatedAt,
+  };
+}
+
+@Resolver(() => Trigger)
+export class TriggerResolver {
+  @Authorized('WRITE')
+  @Mutation(() => Trigger)
+  async createTrigger(@Arg('input') input: CreateTriggerInput, @Ctx() ctx: RequestContext): Promise<Trigger> {
+    return toTrigger(await ctx.services.triggers.create(tenantOf(ctx), input));
+  }
+
+  @Authorized('WRITE')
+  @Mutation(() => Trigger, { description: 'A definition change creates a new version; running enrollments keep theirs.' })
+  async updateTrigger(
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: UpdateTriggerInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Trigger> {
+    return toTrigger(await ctx.services.triggers.update(tenantOf(ctx), id, input));
+  }
+
+  @Authorized('READ')
+  @Query(() => Trigger, { nullable: true })
+  async trigger(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Trigger | null> {
+    const view = await ctx.services.triggers.get(tenantOf(ctx), id);
+    return view && toTrigger(view);
+  }
+
+  @Authorized('READ')
+  @Query(() => TriggerConnection)
+  async triggers(
+    @Ctx() ctx: RequestContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ) {
+    const page = pageRequest(first, after);
+    const found = await ctx.services.triggers.list(tenantOf(ctx), page);
+    return toConnection({ nodes: found.nodes.map((n) => ({ cursor: n.cursor, node: toTrigger(n.node) })), hasNextPage: found.hasNextPage }, page.afterSeq !== '0');
+  }
+
+  @Authorized('READ')
+  @Subscription(() => TriggerFiring, {
+    topics: TRIGGER_FIRED_TOPIC,
+    topicId: ({ context }: { context: RequestContext }) => tenantOf(context).tenantId,
+    filter: ({ payload, args }: { payload: Firing; args: { triggerId?: string | null } }) =>
+      !args.triggerId || payload.triggerId === args.triggerId,
+    description: 'Firings of the caller’s tenant, optionally of one trigger.',
+  })
+  triggerFired(
+    @Root() firing: Firing,
+    @Arg('triggerId', () => ID, { nullable: true }) _triggerId?: string,
+  ): TriggerFiring {
+    return {
+      trigger: { id: firing.triggerId, name: firing.triggerName },
+      customer: { externalId: firing.customerExternalId },
+      firedAt: new Date(firing.firedAt),
+      enrollmentId: firing.enrollmentId,
+    };
+  }
+}
+
+/** Resolves `Message.trigger` to the full trigger (tenant-scoped, so never a foreign one). */
+export async function triggerForMessage(ctx: RequestContext, triggerId: string): Promise<Trigger> {
+  const view = await ctx.services.triggers.get(tenantOf(ctx), triggerId);
+  if (!view) throw new NotFoundError('trigger');
+  return toTrigger(view);
+}

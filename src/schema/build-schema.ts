@@ -1,0 +1,24 @@
+import { buildSchema } from 'type-graphql';
+import type { GraphQLSchema } from 'graphql';
+import type { PubSub } from 'type-graphql';
+import { authChecker } from '../resolvers/auth-checker';
+import { CustomerResolver } from '../resolvers/customer.resolver';
+import { MessageResolver } from '../resolvers/message.resolver';
+import { OperatorResolver } from '../resolvers/operator.resolver';
+import { TenantResolver } from '../resolvers/tenant.resolver';
+import { TriggerResolver } from '../resolvers/trigger.resolver';
+import { DateTimeScalar } from './scalars';
+import './enums';
+
+/** Builds the executable schema from the type-graphql classes. */
+export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [OperatorResolver, TenantResolver, CustomerResolver, TriggerResolver, MessageResolver],
+    authChecker,
+    authMode: 'error',
+    pubSub,
+    validate: false,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    emitSchemaFile: false,
+  });
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import http, { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import type { GraphQLSchema } from 'graphql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from '../logger';
+import type { RequestContext } from '../resolvers/context';
+import { formatError } from './format-error';
+import type { Authenticator } from './authenticator';
+
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export interface HttpServerOptions {
+  schema: GraphQLSchema;
+  authenticator: Authenticator;
+  log: Logger;
+  isProduction: boolean;
+  health: () => Promise<boolean>;
+  makeContext: (requestId: string, log: Logger, principal: RequestContext['principal']) => RequestContext;
+}
+
+export interface RunningServer {
+  server: http.Server;
+  stop(): Promise<void>;
+}
+
+/**
+ * One port for everything: `POST /graphql` (Apollo over node:http), `graphql-ws` on the same
+ * path, and `GET /healthz`. Every request gets a request id (`x-request-id`, echoed back).
+ */
+export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
+  const { schema, authenticator, log } = options;
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wsServer = useServer<Record<string, unknown>, { context?: RequestContext }>(
+    {
+      schema,
+      async onConnect(ctx) {
+        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const principal = await authenticator.fromHeader(typeof auth === 'string' ? auth : undefined);
+        if (principal?.kind !== 'tenant') return false;
+        const requestId = randomUUID();
+        const child = log.child({ requestId, tenantId: principal.tenant.tenantId });
+        ctx.extra.context = options.makeContext(requestId, child, {
+          kind: 'tenant',
+          tenant: { ...principal.tenant, requestId, log: child },
+        });
+        return true;
+      },
+      context: (ctx) => ctx.extra.context as unknown as Record<string, unknown>,
+    },
+    wss,
+  );
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    introspection: !options.isProduction,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatError(formatted, error, log),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
+    ],
+  });
+  await apollo.start();
+
+  server.on('request', (req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    handle(req, res, requestId).catch((err) => {
+      log.error({ requestId, err }, 'request failed');
+      if (!res.headersSent) send(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz' && req.method === 'GET') {
+      const ok = await options.health().catch(() => false);
+      send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+      return;
+    }
+    if (url.pathname !== '/graphql') {
+      send(res, 404, { error: 'not found; GraphQL is served at /graphql' });
+      return;
+    }
+    const body = req.method === 'POST' ? await readJson(req) : undefined;
+    if (body instanceof Error) {
+      send(res, 400, { errors: [{ message: body.message, extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const started = Date.now();
+    const reqLog = log.child({ requestId });
+    const principal = await authenticator.fromHeader(req.headers.authorization);
+    const context = options.makeContext(
+      requestId,
+      reqLog,
+      principal?.kind === 'tenant' ? { kind: 'tenant', tenant: { ...principal.tenant, requestId, log: reqLog } } : principal,
+    );
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => context,
+    });
+    for (const [key, value] of result.headers) res.setHeader(key, value);
+    res.statusCode = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+    reqLog.debug(
+      { tenantId: principal?.kind === 'tenant' ? principal.tenant.tenantId : undefined, durationMs: Date.now() - started },
+      'graphql request',
+    );
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+
+  return {
+    server,
+    async stop() {
+      await apollo.stop();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
+}
+
+function send(res: ServerResponse, status: number, payload: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(payload));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return new Error(`request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return new Error('request body is not valid JSON');
+  }
+}

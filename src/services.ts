@@ -1,0 +1,18 @@
+import type { ApiKeyService } from './tenancy/api-key.service';
+import type { TenantService } from './tenancy/tenant.service';
+import type { CustomerService } from './engine/ingestion/customer.service';
+import type { IngestService } from './engine/ingestion/ingest.service';
+import type { TriggerService } from './engine/triggers/trigger.service';
+import type { MessageService } from './engine/messages/message.service';
+import type { ClockService } from './engine/timers/clock.service';
+
+/** The services resolvers may call; wired once in `app.ts`. */
+export interface Services {
+  tenants: TenantService;
+  apiKeys: ApiKeyService;
+  customers: CustomerService;
+  ingest: IngestService;
+  triggers: TriggerService;
+  messages: MessageService;
+  clock: ClockService;
+}

@@ -1,0 +1,120 @@
+import { BadInputError, NotFoundError } from '../errors';
+import { Database, Tx, rows } from '../platform/database';
+import { API_SCOPES, ApiScope } from './scopes';
+import { hashSecret, newApiKeySecret, prefixOf, safeEqual } from './secrets';
+import type { TenantContext } from './tenant-context';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiScope[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface AuthenticatedKey {
+  tenantId: string;
+  apiKeyId: string;
+  scopes: ApiScope[];
+}
+
+interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  scopes: ApiScope[];
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const toView = (r: ApiKeyRow): ApiKeyView => ({
+  id: r.id,
+  name: r.name,
+  prefix: r.prefix,
+  scopes: r.scopes,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** API keys: secrets shown once, stored as HMAC-SHA-256 with the server pepper, revocable. */
+export class ApiKeyService {
+  constructor(
+    private readonly db: Database,
+    private readonly pepper: string,
+  ) {}
+
+  /** Creates a key for the context's tenant. Throws BAD_USER_INPUT for bad names or scopes. */
+  async create(
+    ctx: TenantContext,
+    input: { name: string; scopes: ApiScope[] },
+  ): Promise<{ apiKey: ApiKeyView; secret: string }> {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > 200) {
+      throw new BadInputError('input.name', 'expected 1 to 200 characters');
+    }
+    if (input.scopes.length === 0) {
+      throw new BadInputError('input.scopes', `expected at least one of ${API_SCOPES.join(', ')}`);
+    }
+    const scopes = [...new Set(input.scopes)];
+    return this.db.withTenant(ctx.tenantId, (tx) => this.insert(tx, ctx.tenantId, name, scopes));
+  }
+
+  /** Inserts a key inside the caller's transaction (also used when a tenant is created). */
+  async insert(
+    tx: Tx,
+    tenantId: string,
+    name: string,
+    scopes: ApiScope[],
+  ): Promise<{ apiKey: ApiKeyView; secret: string }> {
+    const { prefix, secret } = newApiKeySecret();
+    const [row] = (await rows(tx, 
+      `INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scopes)
+       VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [tenantId, name, prefix, hashSecret(this.pepper, secret), scopes],
+    )) as ApiKeyRow[];
+    return { apiKey: toView(row), secret };
+  }
+
+  /** Revokes a key of the context's tenant; another tenant's key is NOT_FOUND. Idempotent. */
+  async revoke(ctx: TenantContext, id: string): Promise<ApiKeyView> {
+    if (!UUID.test(id)) throw new NotFoundError('api key', 'id');
+    const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<ApiKeyRow>(
+        tx,
+        `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
+         WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+        [ctx.tenantId, id],
+      ),
+    );
+    if (!row) throw new NotFoundError('api key', 'id');
+    return toView(row);
+  }
+
+  async list(ctx: TenantContext): Promise<ApiKeyView[]> {
+    const found = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<ApiKeyRow>(tx, 'SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at', [ctx.tenantId]),
+    );
+    return found.map(toView);
+  }
+
+  /**
+   * Resolves a presented secret to its tenant and scopes, or null when it is unknown,
+   * malformed or revoked. The lookup is by the non-secret prefix; the hash comparison is
+   * constant-time.
+   */
+  async authenticate(secret: string): Promise<AuthenticatedKey | null> {
+    const prefix = prefixOf(secret);
+    if (!prefix) return null;
+    const [row] = (await this.db.dataSource.query(
+      'SELECT id, tenant_id, key_hash, scopes FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL',
+      [prefix],
+    )) as ApiKeyRow[];
+    if (!row || !safeEqual(row.key_hash, hashSecret(this.pepper, secret))) return null;
+    return { tenantId: row.tenant_id, apiKeyId: row.id, scopes: row.scopes };
+  }
+}

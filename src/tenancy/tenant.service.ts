@@ -1,0 +1,128 @@
+import { BadInputError, InputProblem, NotFoundError } from '../errors';
+import { Database, rows } from '../platform/database';
+import { ApiKeyService, ApiKeyView } from './api-key.service';
+import type { TenantContext } from './tenant-context';
+import { checkTimezone } from './timezone';
+import { randomBase62 } from './secrets';
+
+export interface TenantView {
+  id: string;
+  name: string;
+  timezone: string;
+  webhookUrl: string | null;
+  createdAt: Date;
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  timezone: string;
+  webhook_url: string | null;
+  created_at: Date;
+}
+
+const toView = (r: TenantRow): TenantView => ({
+  id: r.id,
+  name: r.name,
+  timezone: r.timezone,
+  webhookUrl: r.webhook_url,
+  createdAt: r.created_at,
+});
+
+/** Tenants: creation by the operator, settings by the tenant's admins. */
+export class TenantService {
+  constructor(
+    private readonly db: Database,
+    private readonly apiKeys: ApiKeyService,
+  ) {}
+
+  /**
+   * Creates a tenant and its first key (scope ADMIN). The secret is returned once and
+   * stored only as a keyed hash. Throws BAD_USER_INPUT for a blank name or unknown zone.
+   */
+  async create(input: {
+    name: string;
+    timezone?: string | null;
+  }): Promise<{ tenant: TenantView; apiKey: ApiKeyView; secret: string }> {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > 200) {
+      throw new BadInputError('input.name', 'expected 1 to 200 characters');
+    }
+    const timezone = guard(() => checkTimezone(input.timezone ?? 'UTC', 'timezone'), 'input');
+
+    return this.db.asSystem(async (tx) => {
+      const [row] = (await rows(tx, 
+        'INSERT INTO tenants (name, timezone) VALUES ($1, $2) RETURNING *',
+        [name, timezone],
+      )) as TenantRow[];
+      const { apiKey, secret } = await this.apiKeys.insert(tx, row.id, 'default admin key', ['ADMIN']);
+      return { tenant: toView(row), apiKey, secret };
+    });
+  }
+
+  async get(ctx: TenantContext): Promise<TenantView> {
+    const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows(tx, 'SELECT * FROM tenants WHERE id = $1', [ctx.tenantId]),
+    )) as TenantRow[];
+    if (!row) throw new NotFoundError('tenant');
+    return toView(row);
+  }
+
+  /**
+   * Updates the tenant's default time zone and webhook URL. Setting a webhook URL for the
+   * first time creates the signing secret (read it once with `rotateWebhookSecret`).
+   */
+  async updateSettings(
+    ctx: TenantContext,
+    input: { timezone?: string | null; webhookUrl?: string | null },
+  ): Promise<TenantView> {
+    const timezone =
+      input.timezone == null ? null : guard(() => checkTimezone(input.timezone!, 'timezone'), 'input');
+    const webhookUrl = input.webhookUrl == null ? null : checkWebhookUrl(input.webhookUrl);
+    const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows(tx, 
+        `UPDATE tenants SET timezone = COALESCE($2, timezone), webhook_url = COALESCE($3, webhook_url),
+           webhook_secret = COALESCE(webhook_secret, $4)
+         WHERE id = $1 RETURNING *`,
+        [ctx.tenantId, timezone, webhookUrl, newWebhookSecret()],
+      ),
+    )) as TenantRow[];
+    return toView(row);
+  }
+
+  /** Replaces the webhook signing secret and returns it; the old one stops working at once. */
+  async rotateWebhookSecret(ctx: TenantContext): Promise<string> {
+    const secret = newWebhookSecret();
+    await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows(tx, 'UPDATE tenants SET webhook_secret = $2 WHERE id = $1', [ctx.tenantId, secret]),
+    );
+    return secret;
+  }
+}
+
+/** Standard Webhooks secret format: `whsec_` + base64 of 24 random bytes. */
+function newWebhookSecret(): string {
+  return `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
+}
+
+function checkWebhookUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BadInputError('input.webhookUrl', 'expected an absolute http(s) URL');
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new BadInputError('input.webhookUrl', 'expected an http or https URL');
+  }
+  return parsed.toString();
+}
+
+function guard<T>(check: () => T, prefix: string): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof InputProblem) throw err.toError(prefix);
+    throw err;
+  }
+}
