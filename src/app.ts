@@ -4,7 +4,11 @@ import { ManualClock, SystemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Database } from './platform/database';
-import { EMBEDDED_MAX_CONNECTIONS, startEmbeddedPostgres, type EmbeddedPostgres } from './platform/embedded-postgres';
+import {
+  EMBEDDED_MAX_CONNECTIONS,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from './platform/embedded-postgres';
 import { connectRedis, type Redis } from './platform/redis';
 import { MemoryBus, RedisBus, type Bus } from './platform/bus';
 import { ApiKeyService } from './tenancy/api-key.service';
@@ -59,14 +63,19 @@ export interface Nudge {
  * rebuilds the timer index from PostgreSQL, starts the timer loop and the HTTP/WebSocket
  * server. The same code path runs in trial mode (embedded stand-ins) and in production.
  */
-export async function startNudge(config: Readonly<Config>, options: StartOptions = {}): Promise<Nudge> {
+export async function startNudge(
+  config: Readonly<Config>,
+  options: StartOptions = {},
+): Promise<Nudge> {
   const log = options.log ?? createLogger(config.logLevel);
   const isTrial = config.databaseUrl === null || config.redisUrl === null;
   if (isTrial) {
     log.warn(
       {
         mode: 'trial',
-        postgres: config.databaseUrl ? 'DATABASE_URL' : `embedded (${path.resolve(config.dataDir, 'pg')})`,
+        postgres: config.databaseUrl
+          ? 'DATABASE_URL'
+          : `embedded (${path.resolve(config.dataDir, 'pg')})`,
         redis: config.redisUrl ? 'REDIS_URL' : 'in-process stand-ins',
       },
       'trial mode: single process only, not for production; set DATABASE_URL and REDIS_URL to run for real',
@@ -75,7 +84,8 @@ export async function startNudge(config: Readonly<Config>, options: StartOptions
 
   const closers: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err: Error) => log.warn({ err }, 'shutdown step failed'));
+    for (const close of closers.reverse())
+      await close().catch((err: Error) => log.warn({ err }, 'shutdown step failed'));
   };
 
   try {
@@ -112,7 +122,11 @@ export async function startNudge(config: Readonly<Config>, options: StartOptions
     const enrollments = new EnrollmentEngine(catalog);
     const steps = new StepEngine(catalog);
     const channels = options.channels ?? [
-      new EmailChannel({ smtpUrl: config.smtpUrl, outboxDir: path.resolve(config.dataDir, 'outbox'), from: config.emailFrom }),
+      new EmailChannel({
+        smtpUrl: config.smtpUrl,
+        outboxDir: path.resolve(config.dataDir, 'outbox'),
+        from: config.emailFrom,
+      }),
       new WebhookChannel(() => clock.nowMs()),
     ];
     const delivery = new DeliveryService(db, clock, channels, log);
@@ -124,7 +138,12 @@ export async function startNudge(config: Readonly<Config>, options: StartOptions
       timerIndex,
       processor,
       clock,
-      { leaseMs: config.timerLeaseMs, pollMs: config.timerPollMs, sweepMs: 10_000, claimBatch: 200 },
+      {
+        leaseMs: config.timerLeaseMs,
+        pollMs: config.timerPollMs,
+        sweepMs: 10_000,
+        claimBatch: 200,
+      },
       log,
     );
 
@@ -140,7 +159,9 @@ export async function startNudge(config: Readonly<Config>, options: StartOptions
     };
 
     const pubSub = createPubSub();
-    await bus.subscribe(TRIGGERS_CHANGED, (payload) => catalog.invalidate((payload as { tenantId: string }).tenantId));
+    await bus.subscribe(TRIGGERS_CHANGED, (payload) =>
+      catalog.invalidate((payload as { tenantId: string }).tenantId),
+    );
     await bus.subscribe(TRIGGER_FIRED, (payload) => {
       const firing = payload as Firing;
       pubSub.publish(TRIGGER_FIRED_TOPIC, firing.tenantId, firing);
@@ -166,7 +187,12 @@ export async function startNudge(config: Readonly<Config>, options: StartOptions
           if (redis) await redis.ping();
           return true;
         },
-        makeContext: (requestId, reqLog, principal) => ({ requestId, log: reqLog, principal, services }),
+        makeContext: (requestId, reqLog, principal) => ({
+          requestId,
+          log: reqLog,
+          principal,
+          services,
+        }),
       },
       config.host,
       config.port,
@@ -201,7 +227,10 @@ async function warnIfEvicting(redis: Redis, log: Logger): Promise<void> {
     const policy = (await redis.configGet('maxmemory-policy'))['maxmemory-policy'];
     if (policy && policy !== 'noeviction') {
       // TODO(#3): refuse to start, or report unhealthy, when the policy can evict timer keys.
-      log.error({ code: 'REDIS_EVICTION_POLICY', policy }, 'redis may evict keys; timers rely on PostgreSQL sweeps');
+      log.error(
+        { code: 'REDIS_EVICTION_POLICY', policy },
+        'redis may evict keys; timers rely on PostgreSQL sweeps',
+      );
     }
   } catch {
     log.warn({ code: 'REDIS_CONFIG_UNREADABLE' }, 'could not read the redis eviction policy');

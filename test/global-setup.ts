@@ -14,7 +14,8 @@ import { startEmbeddedPostgres } from '../src/platform/embedded-postgres';
  */
 export default async function globalSetup(): Promise<void> {
   const mustHaveServers = process.env.CI === 'true' || process.env.NUDGE_REQUIRE_SERVERS === '1';
-  const adminUrl = process.env.NUDGE_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const adminUrl =
+    process.env.NUDGE_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.NUDGE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
   const dbName = `nudge_test_${process.pid}_${Date.now()}`;
@@ -31,9 +32,13 @@ export default async function globalSetup(): Promise<void> {
     process.env.NUDGE_TEST_PG_ADMIN_URL = adminUrl;
     pgKind = `real PostgreSQL (${dbName})`;
   } else if (mustHaveServers) {
-    throw new Error(`PostgreSQL is required (CI / NUDGE_REQUIRE_SERVERS) but ${adminUrl} does not answer`);
+    throw new Error(
+      `PostgreSQL is required (CI / NUDGE_REQUIRE_SERVERS) but ${adminUrl} does not answer`,
+    );
   } else {
-    const embedded = await startEmbeddedPostgres(mkdtempSync(path.join(os.tmpdir(), 'nudge-test-pg-')));
+    const embedded = await startEmbeddedPostgres(
+      mkdtempSync(path.join(os.tmpdir(), 'nudge-test-pg-')),
+    );
     (globalThis as Record<string, unknown>).__nudgeEmbeddedPg = embedded;
     process.env.NUDGE_TEST_DATABASE_URL = embedded.url;
     pgKind = 'embedded PostgreSQL (PGlite) — real server not reachable';
@@ -44,7 +49,9 @@ export default async function globalSetup(): Promise<void> {
     process.env.NUDGE_TEST_REDIS_URL = redisUrl;
     redisKind = 'real Redis';
   } else if (mustHaveServers) {
-    throw new Error(`Redis is required (CI / NUDGE_REQUIRE_SERVERS) but ${redisUrl} does not answer`);
+    throw new Error(
+      `Redis is required (CI / NUDGE_REQUIRE_SERVERS) but ${redisUrl} does not answer`,
+    );
   } else {
     delete process.env.NUDGE_TEST_REDIS_URL;
     redisKind = 'in-process stand-ins — suites that need real Redis are skipped and say so';

@@ -3,7 +3,9 @@ import type { EmbeddedPostgres } from '../src/platform/embedded-postgres';
 
 /** Drops the run's database (or stops the embedded server). */
 export default async function globalTeardown(): Promise<void> {
-  const embedded = (globalThis as Record<string, unknown>).__nudgeEmbeddedPg as EmbeddedPostgres | undefined;
+  const embedded = (globalThis as Record<string, unknown>).__nudgeEmbeddedPg as
+    | EmbeddedPostgres
+    | undefined;
   if (embedded) {
     await embedded.stop();
     return;

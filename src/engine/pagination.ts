@@ -19,7 +19,10 @@ export function encodeCursor(seq: string): string {
 }
 
 /** Reads Relay `first`/`after`. Throws BAD_USER_INPUT naming the argument. */
-export function pageRequest(first: number | null | undefined, after: string | null | undefined): PageRequest {
+export function pageRequest(
+  first: number | null | undefined,
+  after: string | null | undefined,
+): PageRequest {
   const size = first ?? 20;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
     throw new BadInputError('first', `expected an integer from 1 to ${MAX_PAGE}`);

@@ -15,11 +15,14 @@ export const authChecker: AuthChecker<RequestContext> = ({ context }, roles) => 
   const principal = context.principal;
   if (!principal) throw new UnauthenticatedError();
   if (roles.includes(OPERATOR)) {
-    if (principal.kind !== 'operator') throw new ForbiddenError('this operation needs the operator token');
+    if (principal.kind !== 'operator')
+      throw new ForbiddenError('this operation needs the operator token');
     return true;
   }
-  if (principal.kind !== 'tenant') throw new ForbiddenError('this operation needs a tenant API key');
+  if (principal.kind !== 'tenant')
+    throw new ForbiddenError('this operation needs a tenant API key');
   const needed = roles as ApiScope[];
-  if (needed.length === 0 || needed.some((scope) => hasScope(principal.tenant.scopes, scope))) return true;
+  if (needed.length === 0 || needed.some((scope) => hasScope(principal.tenant.scopes, scope)))
+    return true;
   throw new ForbiddenError(`this operation needs an API key with scope ${needed.join(' or ')}`);
 };

@@ -16,6 +16,7 @@ export interface RequestContext {
 
 /** The tenant context of an authenticated tenant request (auth is checked before). */
 export function tenantOf(ctx: RequestContext): TenantContext {
-  if (ctx.principal?.kind !== 'tenant') throw new UnauthenticatedError('this operation needs a tenant API key');
+  if (ctx.principal?.kind !== 'tenant')
+    throw new UnauthenticatedError('this operation needs a tenant API key');
   return ctx.principal.tenant;
 }

@@ -1,4 +1,14 @@
-import { Arg, Authorized, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { toConnection } from '../schema/connection';
 import {
   Customer,
@@ -30,20 +40,27 @@ export class CustomerResolver {
   }
 
   @Authorized('INGEST', 'WRITE')
-  @Mutation(() => TrackBatchResult, { description: 'At most 1,000 events; valid ones are stored even if others are rejected.' })
+  @Mutation(() => TrackBatchResult, {
+    description: 'At most 1,000 events; valid ones are stored even if others are rejected.',
+  })
   async trackBatch(
     @Arg('events', () => [TrackInput]) events: TrackInput[],
     @Ctx() ctx: RequestContext,
   ): Promise<TrackBatchResult> {
     if (events.length > MAX_BATCH) {
-      throw new BadInputError('events', `at most ${MAX_BATCH} events per call (got ${events.length}); split the batch`);
+      throw new BadInputError(
+        'events',
+        `at most ${MAX_BATCH} events per call (got ${events.length}); split the batch`,
+      );
     }
     const results = await ctx.services.ingest.trackBatch(tenantOf(ctx), events);
     return {
       accepted: results.filter((r) => r.status === 'accepted').length,
       duplicates: results.filter((r) => r.status === 'duplicate').length,
       rejected: results.flatMap((r) =>
-        r.status === 'rejected' ? [{ index: r.index, code: r.code, message: r.message, field: r.field }] : [],
+        r.status === 'rejected'
+          ? [{ index: r.index, code: r.code, message: r.message, field: r.field }]
+          : [],
       ),
       eventIds: results.map((r) => (r.status === 'rejected' ? null : r.eventId)),
     };
@@ -51,7 +68,10 @@ export class CustomerResolver {
 
   @Authorized('READ')
   @Query(() => Customer, { nullable: true })
-  customer(@Arg('externalId') externalId: string, @Ctx() ctx: RequestContext): Promise<Customer | null> {
+  customer(
+    @Arg('externalId') externalId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Customer | null> {
     return ctx.services.customers.getByExternalId(tenantOf(ctx), externalId);
   }
 
@@ -63,7 +83,10 @@ export class CustomerResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ) {
     const page = pageRequest(first, after);
-    return toConnection(await ctx.services.customers.events(tenantOf(ctx), customer.id, page), page.afterSeq !== '0');
+    return toConnection(
+      await ctx.services.customers.events(tenantOf(ctx), customer.id, page),
+      page.afterSeq !== '0',
+    );
   }
 
   @FieldResolver(() => MessageConnection)
@@ -74,7 +97,11 @@ export class CustomerResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ) {
     const page = pageRequest(first, after);
-    const found = await ctx.services.messages.list(tenantOf(ctx), { customerId: customer.id }, page);
+    const found = await ctx.services.messages.list(
+      tenantOf(ctx),
+      { customerId: customer.id },
+      page,
+    );
     return toConnection(found, page.afterSeq !== '0');
   }
 }

@@ -19,7 +19,11 @@ export class MessageResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ) {
     const page = pageRequest(first, after);
-    const found = await ctx.services.messages.list(tenantOf(ctx), { triggerId, customerExternalId }, page);
+    const found = await ctx.services.messages.list(
+      tenantOf(ctx),
+      { triggerId, customerExternalId },
+      page,
+    );
     return toConnection(found, page.afterSeq !== '0');
   }
 

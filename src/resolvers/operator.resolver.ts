@@ -8,20 +8,32 @@ import type { RequestContext } from './context';
 @Resolver()
 export class OperatorResolver {
   @Authorized(OPERATOR)
-  @Mutation(() => CreateTenantPayload, { description: 'Operator only. Returns the first ADMIN key, once.' })
-  createTenant(@Arg('input') input: CreateTenantInput, @Ctx() ctx: RequestContext): Promise<CreateTenantPayload> {
+  @Mutation(() => CreateTenantPayload, {
+    description: 'Operator only. Returns the first ADMIN key, once.',
+  })
+  createTenant(
+    @Arg('input') input: CreateTenantInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CreateTenantPayload> {
     return ctx.services.tenants.create(input) as Promise<CreateTenantPayload>;
   }
 
   @Authorized(OPERATOR)
-  @Mutation(() => ClockPayload, { description: 'NUDGE_CLOCK=manual only. Fires due timers in order.' })
+  @Mutation(() => ClockPayload, {
+    description: 'NUDGE_CLOCK=manual only. Fires due timers in order.',
+  })
   setClock(@Arg('to') to: Date, @Ctx() ctx: RequestContext): Promise<ClockPayload> {
     return ctx.services.clock.setTo(to.getTime());
   }
 
   @Authorized(OPERATOR)
-  @Mutation(() => ClockPayload, { description: 'NUDGE_CLOCK=manual only. Fires due timers in order.' })
-  advanceClock(@Arg('by', () => DurationScalar) by: string, @Ctx() ctx: RequestContext): Promise<ClockPayload> {
+  @Mutation(() => ClockPayload, {
+    description: 'NUDGE_CLOCK=manual only. Fires due timers in order.',
+  })
+  advanceClock(
+    @Arg('by', () => DurationScalar) by: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ClockPayload> {
     return ctx.services.clock.advanceBy(by);
   }
 }

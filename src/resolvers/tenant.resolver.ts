@@ -26,7 +26,10 @@ export class TenantResolver {
 
   @Authorized('ADMIN')
   @Mutation(() => CreateApiKeyPayload, { description: 'The secret is shown once.' })
-  createApiKey(@Arg('input') input: CreateApiKeyInput, @Ctx() ctx: RequestContext): Promise<CreateApiKeyPayload> {
+  createApiKey(
+    @Arg('input') input: CreateApiKeyInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CreateApiKeyPayload> {
     return ctx.services.apiKeys.create(tenantOf(ctx), input) as Promise<CreateApiKeyPayload>;
   }
 
@@ -46,7 +49,9 @@ export class TenantResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => WebhookSecretPayload, { description: 'New signing secret for WEBHOOK steps; shown once.' })
+  @Mutation(() => WebhookSecretPayload, {
+    description: 'New signing secret for WEBHOOK steps; shown once.',
+  })
   async rotateWebhookSecret(@Ctx() ctx: RequestContext): Promise<WebhookSecretPayload> {
     return { secret: await ctx.services.tenants.rotateWebhookSecret(tenantOf(ctx)) };
   }

@@ -1,10 +1,27 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
 import type { TriggerView } from '../engine/triggers/trigger.service';
 import type { Firing } from '../engine/sequences/effects';
 import { pageRequest } from '../engine/pagination';
 import { NotFoundError } from '../errors';
 import { toConnection } from '../schema/connection';
-import { CreateTriggerInput, Trigger, TriggerConnection, TriggerFiring, UpdateTriggerInput } from '../schema/trigger.types';
+import {
+  CreateTriggerInput,
+  Trigger,
+  TriggerConnection,
+  TriggerFiring,
+  UpdateTriggerInput,
+} from '../schema/trigger.types';
 import { Channel, TriggerStatus } from '../schema/enums';
 import { tenantOf } from './context';
 import type { RequestContext } from './context';
@@ -21,11 +38,20 @@ export function toTrigger(view: TriggerView): Trigger {
     event: d.event,
     where: d.where,
     entryKey: d.entryKey,
-    unless: d.unless && { event: d.unless.event, within: d.unless.within, where: d.unless.where, matchOn: d.unless.matchOn },
+    unless: d.unless && {
+      event: d.unless.event,
+      within: d.unless.within,
+      where: d.unless.where,
+      matchOn: d.unless.matchOn,
+    },
     steps: d.steps.map((s) => ({
       delay: s.delay,
       channel: s.channel as Channel,
-      template: { subject: s.template.subject ?? null, body: s.template.body, html: s.template.html ?? null },
+      template: {
+        subject: s.template.subject ?? null,
+        body: s.template.body,
+        html: s.template.html ?? null,
+      },
     })),
     status: view.status as TriggerStatus,
     version: view.version,
@@ -38,12 +64,17 @@ export function toTrigger(view: TriggerView): Trigger {
 export class TriggerResolver {
   @Authorized('WRITE')
   @Mutation(() => Trigger)
-  async createTrigger(@Arg('input') input: CreateTriggerInput, @Ctx() ctx: RequestContext): Promise<Trigger> {
+  async createTrigger(
+    @Arg('input') input: CreateTriggerInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Trigger> {
     return toTrigger(await ctx.services.triggers.create(tenantOf(ctx), input));
   }
 
   @Authorized('WRITE')
-  @Mutation(() => Trigger, { description: 'A definition change creates a new version; running enrollments keep theirs.' })
+  @Mutation(() => Trigger, {
+    description: 'A definition change creates a new version; running enrollments keep theirs.',
+  })
   async updateTrigger(
     @Arg('id', () => ID) id: string,
     @Arg('input') input: UpdateTriggerInput,
@@ -54,7 +85,10 @@ export class TriggerResolver {
 
   @Authorized('READ')
   @Query(() => Trigger, { nullable: true })
-  async trigger(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Trigger | null> {
+  async trigger(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Trigger | null> {
     const view = await ctx.services.triggers.get(tenantOf(ctx), id);
     return view && toTrigger(view);
   }
@@ -68,7 +102,13 @@ export class TriggerResolver {
   ) {
     const page = pageRequest(first, after);
     const found = await ctx.services.triggers.list(tenantOf(ctx), page);
-    return toConnection({ nodes: found.nodes.map((n) => ({ cursor: n.cursor, node: toTrigger(n.node) })), hasNextPage: found.hasNextPage }, page.afterSeq !== '0');
+    return toConnection(
+      {
+        nodes: found.nodes.map((n) => ({ cursor: n.cursor, node: toTrigger(n.node) })),
+        hasNextPage: found.hasNextPage,
+      },
+      page.afterSeq !== '0',
+    );
   }
 
   @Authorized('READ')

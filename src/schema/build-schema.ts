@@ -13,7 +13,13 @@ import './enums';
 /** Builds the executable schema from the type-graphql classes. */
 export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [OperatorResolver, TenantResolver, CustomerResolver, TriggerResolver, MessageResolver],
+    resolvers: [
+      OperatorResolver,
+      TenantResolver,
+      CustomerResolver,
+      TriggerResolver,
+      MessageResolver,
+    ],
     authChecker,
     authMode: 'error',
     pubSub,

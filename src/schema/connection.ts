@@ -43,7 +43,10 @@ export function Connection<T extends object>(Node: ClassType<T>, name: string) {
 }
 
 /** Maps an engine page to the connection shape. */
-export function toConnection<T>(page: { nodes: Array<{ cursor: string; node: T }>; hasNextPage: boolean }, hasPrevious: boolean): ConnectionShape<T> {
+export function toConnection<T>(
+  page: { nodes: Array<{ cursor: string; node: T }>; hasNextPage: boolean },
+  hasPrevious: boolean,
+): ConnectionShape<T> {
   const edges = page.nodes;
   return {
     edges,

@@ -67,7 +67,10 @@ export class Message {
   @Field(() => MessageStatus)
   status: MessageStatus;
 
-  @Field(() => String, { nullable: true, description: 'Why it was not sent: NO_CONSENT, INVALID_ADDRESS, …' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it was not sent: NO_CONSENT, INVALID_ADDRESS, …',
+  })
   suppressionReason: string | null;
 
   @Field(() => String, { nullable: true, description: 'For FAILED: what went wrong.' })
@@ -139,7 +142,10 @@ export class TrackBatchResult {
   @Field(() => [TrackRejection])
   rejected: TrackRejection[];
 
-  @Field(() => [ID], { nullable: 'items', description: 'Per input position: the stored (or original) event id, null if rejected.' })
+  @Field(() => [ID], {
+    nullable: 'items',
+    description: 'Per input position: the stored (or original) event id, null if rejected.',
+  })
   eventIds: Array<string | null>;
 }
 

@@ -17,7 +17,9 @@ export class Template {
 
 @ObjectType()
 export class Step {
-  @Field(() => DurationScalar, { description: 'Wait after the previous step (the first: after entry).' })
+  @Field(() => DurationScalar, {
+    description: 'Wait after the previous step (the first: after entry).',
+  })
   delay: string;
 
   @Field(() => Channel)
@@ -145,7 +147,10 @@ export class UnlessInput {
   @Field(() => JSONScalar, { nullable: true })
   where?: unknown;
 
-  @Field(() => [String], { nullable: true, description: 'Properties equal on entry and unless-event.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Properties equal on entry and unless-event.',
+  })
   matchOn?: string[] | null;
 }
 
@@ -160,7 +165,10 @@ export class CreateTriggerInput {
   @Field(() => JSONScalar, { nullable: true })
   where?: unknown;
 
-  @Field(() => [String], { nullable: true, description: 'Entry-event properties that identify one run.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Entry-event properties that identify one run.',
+  })
   entryKey?: string[] | null;
 
   @Field(() => UnlessInput, { nullable: true })

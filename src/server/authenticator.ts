@@ -22,7 +22,13 @@ export class Authenticator {
     if (!key) return null;
     return {
       kind: 'tenant',
-      tenant: { tenantId: key.tenantId, scopes: key.scopes, apiKeyId: key.apiKeyId, requestId: null, log: this.log },
+      tenant: {
+        tenantId: key.tenantId,
+        scopes: key.scopes,
+        apiKeyId: key.apiKeyId,
+        requestId: null,
+        log: this.log,
+      },
     };
   }
 }

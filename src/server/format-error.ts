@@ -20,10 +20,18 @@ const PROTOCOL_CODES = new Set([
  * INTERNAL_SERVER_ERROR (no stack, no SQL) and logs the real error. For variable coercion
  * errors it adds `extensions.field` (e.g. `input.steps.0.delay`).
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  log: Logger,
+): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof NudgeError) {
-    return { message: original.message, path: formatted.path, extensions: { ...original.extensions } };
+    return {
+      message: original.message,
+      path: formatted.path,
+      extensions: { ...original.extensions },
+    };
   }
   const code = formatted.extensions?.code;
   const isGraphQLOwn = !(original instanceof Error) || original instanceof GraphQLError;

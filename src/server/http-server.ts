@@ -18,7 +18,11 @@ export interface HttpServerOptions {
   log: Logger;
   isProduction: boolean;
   health: () => Promise<boolean>;
-  makeContext: (requestId: string, log: Logger, principal: RequestContext['principal']) => RequestContext;
+  makeContext: (
+    requestId: string,
+    log: Logger,
+    principal: RequestContext['principal'],
+  ) => RequestContext;
 }
 
 export interface RunningServer {
@@ -30,7 +34,11 @@ export interface RunningServer {
  * One port for everything: `POST /graphql` (Apollo over node:http), `graphql-ws` on the same
  * path, and `GET /healthz`. Every request gets a request id (`x-request-id`, echoed back).
  */
-export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
+export async function startHttpServer(
+  options: HttpServerOptions,
+  host: string,
+  port: number,
+): Promise<RunningServer> {
   const { schema, authenticator, log } = options;
   const server = http.createServer();
   const wss = new WebSocketServer({ server, path: '/graphql' });
@@ -39,7 +47,9 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       schema,
       async onConnect(ctx) {
         const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const principal = await authenticator.fromHeader(typeof auth === 'string' ? auth : undefined);
+        const principal = await authenticator.fromHeader(
+          typeof auth === 'string' ? auth : undefined,
+        );
         if (principal?.kind !== 'tenant') return false;
         const requestId = randomUUID();
         const child = log.child({ requestId, tenantId: principal.tenant.tenantId });
@@ -61,7 +71,15 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
-      { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsServer.dispose();
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -71,11 +89,20 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     res.setHeader('x-request-id', requestId);
     handle(req, res, requestId).catch((err) => {
       log.error({ requestId, err }, 'request failed');
-      if (!res.headersSent) send(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } }] });
+      if (!res.headersSent)
+        send(res, 500, {
+          errors: [
+            { message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } },
+          ],
+        });
     });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const ok = await options.health().catch(() => false);
@@ -101,7 +128,9 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     const context = options.makeContext(
       requestId,
       reqLog,
-      principal?.kind === 'tenant' ? { kind: 'tenant', tenant: { ...principal.tenant, requestId, log: reqLog } } : principal,
+      principal?.kind === 'tenant'
+        ? { kind: 'tenant', tenant: { ...principal.tenant, requestId, log: reqLog } }
+        : principal,
     );
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
@@ -116,7 +145,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       res.end();
     }
     reqLog.debug(
-      { tenantId: principal?.kind === 'tenant' ? principal.tenant.tenantId : undefined, durationMs: Date.now() - started },
+      {
+        tenantId: principal?.kind === 'tenant' ? principal.tenant.tenantId : undefined,
+        durationMs: Date.now() - started,
+      },
       'graphql request',
     );
   }

@@ -72,7 +72,8 @@ export class ApiKeyService {
     scopes: ApiScope[],
   ): Promise<{ apiKey: ApiKeyView; secret: string }> {
     const { prefix, secret } = newApiKeySecret();
-    const [row] = (await rows(tx, 
+    const [row] = (await rows(
+      tx,
       `INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scopes)
        VALUES ($1, $2, $3, $4, $5) RETURNING *`,
       [tenantId, name, prefix, hashSecret(this.pepper, secret), scopes],
@@ -97,7 +98,9 @@ export class ApiKeyService {
 
   async list(ctx: TenantContext): Promise<ApiKeyView[]> {
     const found = await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows<ApiKeyRow>(tx, 'SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at', [ctx.tenantId]),
+      rows<ApiKeyRow>(tx, 'SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at', [
+        ctx.tenantId,
+      ]),
     );
     return found.map(toView);
   }

@@ -51,11 +51,14 @@ export class TenantService {
     const timezone = guard(() => checkTimezone(input.timezone ?? 'UTC', 'timezone'), 'input');
 
     return this.db.asSystem(async (tx) => {
-      const [row] = (await rows(tx, 
+      const [row] = (await rows(
+        tx,
         'INSERT INTO tenants (name, timezone) VALUES ($1, $2) RETURNING *',
         [name, timezone],
       )) as TenantRow[];
-      const { apiKey, secret } = await this.apiKeys.insert(tx, row.id, 'default admin key', ['ADMIN']);
+      const { apiKey, secret } = await this.apiKeys.insert(tx, row.id, 'default admin key', [
+        'ADMIN',
+      ]);
       return { tenant: toView(row), apiKey, secret };
     });
   }
@@ -77,10 +80,13 @@ export class TenantService {
     input: { timezone?: string | null; webhookUrl?: string | null },
   ): Promise<TenantView> {
     const timezone =
-      input.timezone == null ? null : guard(() => checkTimezone(input.timezone!, 'timezone'), 'input');
+      input.timezone == null
+        ? null
+        : guard(() => checkTimezone(input.timezone!, 'timezone'), 'input');
     const webhookUrl = input.webhookUrl == null ? null : checkWebhookUrl(input.webhookUrl);
     const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows(tx, 
+      rows(
+        tx,
         `UPDATE tenants SET timezone = COALESCE($2, timezone), webhook_url = COALESCE($3, webhook_url),
            webhook_secret = COALESCE(webhook_secret, $4)
          WHERE id = $1 RETURNING *`,

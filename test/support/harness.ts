@@ -20,9 +20,17 @@ export interface TestNudge {
   /** Redis key prefix of this instance (unique per test file unless given). */
   prefix: string;
   /** Sends a GraphQL request with the given bearer secret (or none). */
-  request<T = Record<string, any>>(secret: string | null, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  request<T = Record<string, any>>(
+    secret: string | null,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<T>>;
   /** Like `request`, but fails the test on any error and returns `data`. */
-  ok<T = Record<string, any>>(secret: string | null, query: string, variables?: Record<string, unknown>): Promise<T>;
+  ok<T = Record<string, any>>(
+    secret: string | null,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<T>;
   createTenant(name?: string, timezone?: string): Promise<{ tenantId: string; secret: string }>;
   setClock(iso: string): Promise<{ now: string; timersFired: number }>;
   stop(): Promise<void>;
@@ -48,14 +56,16 @@ export function describeWithRedis(name: string, body: () => void): void {
     return;
   }
   describe(name, () => {
-    it.skip(`needs a real Redis at redis://127.0.0.1:6379 — not reachable, suite did not run`, () => undefined);
+    it.skip(`needs a real Redis at redis://127.0.0.1:6379 — not reachable, suite did not run`, () =>
+      undefined);
   });
 }
 
 /** Starts a whole Nudge (HTTP, engine, manual clock) against the test servers. */
 export async function startTestNudge(options: HarnessOptions = {}): Promise<TestNudge> {
   const databaseUrl = process.env.NUDGE_TEST_DATABASE_URL;
-  if (!databaseUrl) throw new Error('NUDGE_TEST_DATABASE_URL is not set; run through jest (global-setup)');
+  if (!databaseUrl)
+    throw new Error('NUDGE_TEST_DATABASE_URL is not set; run through jest (global-setup)');
   const prefix = options.prefix ?? `t${randomBytes(4).toString('hex')}`;
   const smtp = options.smtp ?? new SmtpSink();
   const smtpUrl = smtp.port ? `smtp://127.0.0.1:${smtp.port}` : await smtp.start();
@@ -79,7 +89,10 @@ export async function startTestNudge(options: HarnessOptions = {}): Promise<Test
   const request: TestNudge['request'] = async (secret, query, variables) => {
     const response = await fetch(nudge.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+      },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as GraphQLResponse<any>;
@@ -105,9 +118,13 @@ export async function startTestNudge(options: HarnessOptions = {}): Promise<Test
       return { tenantId: data.createTenant.tenant.id, secret: data.createTenant.secret };
     },
     async setClock(iso) {
-      const data = await ok<any>(OPERATOR_TOKEN, `mutation($to: DateTime!) { setClock(to: $to) { now timersFired } }`, {
-        to: iso,
-      });
+      const data = await ok<any>(
+        OPERATOR_TOKEN,
+        `mutation($to: DateTime!) { setClock(to: $to) { now timersFired } }`,
+        {
+          to: iso,
+        },
+      );
       return data.setClock;
     },
     async stop() {

@@ -42,7 +42,10 @@ export class EmailChannel implements ChannelAdapter {
       });
       if (this.isFileOutbox) {
         mkdirSync(this.options.outboxDir, { recursive: true });
-        writeFileSync(path.join(this.options.outboxDir, `${message.id}.eml`), info.message as Buffer);
+        writeFileSync(
+          path.join(this.options.outboxDir, `${message.id}.eml`),
+          info.message as Buffer,
+        );
       }
       return { ok: true, providerMessageId: info.messageId ?? null };
     } catch (err) {

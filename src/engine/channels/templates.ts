@@ -79,6 +79,8 @@ export async function renderTemplate(
       : (await textEngine.render(parse(textEngine, template.subject, 't'), scope)).trim();
   const body = await textEngine.render(parse(textEngine, template.body, 't'), scope);
   const html =
-    template.html == null ? null : await htmlEngine.render(parse(htmlEngine, template.html, 'h'), scope);
+    template.html == null
+      ? null
+      : await htmlEngine.render(parse(htmlEngine, template.html, 'h'), scope);
   return { subject, body, html };
 }

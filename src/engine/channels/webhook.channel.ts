@@ -30,7 +30,11 @@ export class WebhookChannel implements ChannelAdapter {
       html: message.html,
     });
     const timestamp = new Date(this.nowMs());
-    const signature = new Webhook(message.signingSecret).sign(message.idempotencyKey, timestamp, body);
+    const signature = new Webhook(message.signingSecret).sign(
+      message.idempotencyKey,
+      timestamp,
+      body,
+    );
     try {
       const response = await fetch(message.to, {
         method: 'POST',
@@ -48,7 +52,11 @@ export class WebhookChannel implements ChannelAdapter {
       const permanent = response.status >= 400 && response.status < 500 && response.status !== 429;
       return { ok: false, permanent, reason: `HTTP ${response.status}` };
     } catch (err) {
-      return { ok: false, permanent: false, reason: `HTTP: ${(err as Error).message}`.slice(0, 300) };
+      return {
+        ok: false,
+        permanent: false,
+        reason: `HTTP: ${(err as Error).message}`.slice(0, 300),
+      };
     }
   }
 }

@@ -93,7 +93,9 @@ export class CustomerService {
       throw new BadInputError('input.locale', 'expected a BCP 47 tag such as de-DE');
     }
     const traits =
-      input.traits == null ? {} : at('input', () => checkJsonObject(input.traits, 'traits', 32_768));
+      input.traits == null
+        ? {}
+        : at('input', () => checkJsonObject(input.traits, 'traits', 32_768));
     const now = new Date(this.clock.nowMs());
 
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
@@ -109,7 +111,16 @@ export class CustomerService {
            traits = jsonb_strip_nulls(customers.traits || $7::jsonb),
            updated_at = EXCLUDED.updated_at
          RETURNING *`,
-        [ctx.tenantId, externalId, email, input.phone ?? null, timezone, input.locale ?? null, JSON.stringify(traits), now],
+        [
+          ctx.tenantId,
+          externalId,
+          email,
+          input.phone ?? null,
+          timezone,
+          input.locale ?? null,
+          JSON.stringify(traits),
+          now,
+        ],
       ),
     );
     return toCustomerView(row);
@@ -129,14 +140,21 @@ export class CustomerService {
   async getById(ctx: TenantContext, id: string): Promise<CustomerView> {
     if (!UUID.test(id)) throw new NotFoundError('customer', 'id');
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2', [ctx.tenantId, id]),
+      rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2', [
+        ctx.tenantId,
+        id,
+      ]),
     );
     if (!row) throw new NotFoundError('customer', 'id');
     return toCustomerView(row);
   }
 
   /** The customer's events, oldest stored first. */
-  async events(ctx: TenantContext, customerId: string, page: PageRequest): Promise<Page<EventView>> {
+  async events(
+    ctx: TenantContext,
+    customerId: string,
+    page: PageRequest,
+  ): Promise<Page<EventView>> {
     const found = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<{
         id: string;
@@ -152,14 +170,19 @@ export class CustomerService {
         [ctx.tenantId, customerId, page.afterSeq, page.first + 1],
       ),
     );
-    return pageOf(found, page, (r) => r.id, (r) => ({
-      id: r.id,
-      name: r.name,
-      properties: r.properties,
-      occurredAt: r.occurred_at,
-      receivedAt: r.received_at,
-      messageId: r.message_id,
-    }));
+    return pageOf(
+      found,
+      page,
+      (r) => r.id,
+      (r) => ({
+        id: r.id,
+        name: r.name,
+        properties: r.properties,
+        occurredAt: r.occurred_at,
+        receivedAt: r.received_at,
+        messageId: r.message_id,
+      }),
+    );
   }
 }
 

@@ -68,25 +68,41 @@ export class IngestService {
       } catch (err) {
         if (!(err instanceof InputProblem)) throw err;
         const field = `events.${index}.${err.path}`;
-        results[index] = { index, status: 'rejected', code: ErrorCode.BAD_USER_INPUT, message: `${field}: ${err.problem}`, field };
+        results[index] = {
+          index,
+          status: 'rejected',
+          code: ErrorCode.BAD_USER_INPUT,
+          message: `${field}: ${err.problem}`,
+          field,
+        };
       }
     });
 
     const effects = new Effects();
     if (valid.length > 0) {
-      await this.db.withTenant(ctx.tenantId, (tx) => this.store(tx, ctx.tenantId, valid, nowMs, results, effects));
+      await this.db.withTenant(ctx.tenantId, (tx) =>
+        this.store(tx, ctx.tenantId, valid, nowMs, results, effects),
+      );
       await this.applier.apply(effects);
       if (effects.timersToSchedule.length > 0) await this.timers.kick();
     }
     ctx.log.debug(
-      { tenantId: ctx.tenantId, requestId: ctx.requestId, count: commands.length, enrolled: effects.enrollmentsStarted },
+      {
+        tenantId: ctx.tenantId,
+        requestId: ctx.requestId,
+        count: commands.length,
+        enrolled: effects.enrollmentsStarted,
+      },
       'events ingested',
     );
     return results;
   }
 
   /** One event; a CONFLICT or BAD_USER_INPUT is thrown rather than returned. */
-  async track(ctx: TenantContext, command: TrackCommand): Promise<{ eventId: string; duplicate: boolean }> {
+  async track(
+    ctx: TenantContext,
+    command: TrackCommand,
+  ): Promise<{ eventId: string; duplicate: boolean }> {
     try {
       this.validate(command, 0, this.clock.nowMs());
     } catch (err) {
@@ -97,7 +113,10 @@ export class IngestService {
     if (result.status === 'rejected') {
       const message = result.message.replace(/^events\.0\./, 'input.');
       if (result.code === ErrorCode.CONFLICT) {
-        throw new ConflictError(message, { field: 'input.messageId', reason: 'IDEMPOTENCY_KEY_REUSED' });
+        throw new ConflictError(message, {
+          field: 'input.messageId',
+          reason: 'IDEMPOTENCY_KEY_REUSED',
+        });
       }
       throw new BadInputError(result.field.replace(/^events\.0\./, 'input.'), message);
     }
@@ -106,11 +125,17 @@ export class IngestService {
 
   private validate(command: TrackCommand, index: number, nowMs: number): ValidItem {
     const externalId = checkExternalId(command.customerExternalId, 'customerExternalId');
-    if (typeof command.event !== 'string' || command.event.trim().length === 0 || command.event.length > 200) {
+    if (
+      typeof command.event !== 'string' ||
+      command.event.trim().length === 0 ||
+      command.event.length > 200
+    ) {
       throw new InputProblem('event', 'expected an event name of 1 to 200 characters');
     }
     const properties =
-      command.properties == null ? {} : checkJsonObject(command.properties, 'properties', MAX_PROPERTIES_BYTES);
+      command.properties == null
+        ? {}
+        : checkJsonObject(command.properties, 'properties', MAX_PROPERTIES_BYTES);
     const explicitMs = command.occurredAt ? command.occurredAt.getTime() : null;
     if (explicitMs !== null && (Number.isNaN(explicitMs) || explicitMs < EARLIEST_MS)) {
       throw new InputProblem('occurredAt', 'expected a time after 2000-01-01T00:00:00Z');
@@ -147,7 +172,12 @@ export class IngestService {
     results: TrackItemResult[],
     effects: Effects,
   ): Promise<void> {
-    const customers = await upsertCustomers(tx, tenantId, items.map((i) => i.externalId), new Date(nowMs));
+    const customers = await upsertCustomers(
+      tx,
+      tenantId,
+      items.map((i) => i.externalId),
+      new Date(nowMs),
+    );
     const ids = await rows<{ id: string }>(
       tx,
       `SELECT nextval(pg_get_serial_sequence('events', 'id'))::text AS id FROM generate_series(1, $1)`,

@@ -9,7 +9,11 @@ export function checkExternalId(value: unknown, path: string): string {
 }
 
 /** A JSON object (not an array or scalar) of at most `maxBytes` when serialised. */
-export function checkJsonObject(value: unknown, path: string, maxBytes: number): Record<string, unknown> {
+export function checkJsonObject(
+  value: unknown,
+  path: string,
+  maxBytes: number,
+): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InputProblem(path, 'expected a JSON object');
   }

@@ -55,7 +55,13 @@ export class DeliveryService {
     );
     if (!message) return;
     const adapter = this.adapters.get(message.channel);
-    const fields = { tenantId, triggerId: message.trigger_id, enrollmentId: message.enrollment_id, stepId: message.step_index, channel: message.channel };
+    const fields = {
+      tenantId,
+      triggerId: message.trigger_id,
+      enrollmentId: message.enrollment_id,
+      stepId: message.step_index,
+      channel: message.channel,
+    };
     const started = Date.now();
     const result = adapter
       ? await adapter.deliver(toOutbound(message))
@@ -63,24 +69,31 @@ export class DeliveryService {
 
     if (result.ok) {
       await this.db.withTenant(tenantId, (tx) =>
-        rows(tx, `UPDATE messages SET status = 'SENT', sent_at = $3 WHERE tenant_id = $1 AND id = $2`, [
-          tenantId,
-          messageId,
-          new Date(this.clock.nowMs()),
-        ]),
+        rows(
+          tx,
+          `UPDATE messages SET status = 'SENT', sent_at = $3 WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, messageId, new Date(this.clock.nowMs())],
+        ),
       );
       this.log.info({ ...fields, durationMs: Date.now() - started }, 'step delivered');
       return;
     }
     // TODO(#4): retry transient failures with backoff under the same idempotency key.
     await this.db.withTenant(tenantId, (tx) =>
-      rows(tx, `UPDATE messages SET status = 'FAILED', failure = $3 WHERE tenant_id = $1 AND id = $2`, [
-        tenantId,
-        messageId,
-        result.reason,
-      ]),
+      rows(
+        tx,
+        `UPDATE messages SET status = 'FAILED', failure = $3 WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, messageId, result.reason],
+      ),
     );
-    this.log.warn({ ...fields, code: result.permanent ? 'PERMANENT' : 'TRANSIENT', durationMs: Date.now() - started }, 'step delivery failed');
+    this.log.warn(
+      {
+        ...fields,
+        code: result.permanent ? 'PERMANENT' : 'TRANSIENT',
+        durationMs: Date.now() - started,
+      },
+      'step delivery failed',
+    );
   }
 
   async close(): Promise<void> {

@@ -74,9 +74,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class MessageService {
   constructor(private readonly db: Database) {}
 
-  async list(ctx: TenantContext, filter: MessageFilter, page: PageRequest): Promise<Page<MessageView>> {
+  async list(
+    ctx: TenantContext,
+    filter: MessageFilter,
+    page: PageRequest,
+  ): Promise<Page<MessageView>> {
     if (filter.triggerId && !UUID.test(filter.triggerId)) return { nodes: [], hasNextPage: false };
-    if (filter.customerId && !UUID.test(filter.customerId)) return { nodes: [], hasNextPage: false };
+    if (filter.customerId && !UUID.test(filter.customerId))
+      return { nodes: [], hasNextPage: false };
     const found = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<MessageRow>(
         tx,

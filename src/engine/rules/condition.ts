@@ -55,7 +55,12 @@ export function parseCondition(raw: unknown): Condition {
   return parseNode(raw, '', 0, counter);
 }
 
-function parseNode(raw: unknown, path: string, depth: number, counter: { nodes: number }): Condition {
+function parseNode(
+  raw: unknown,
+  path: string,
+  depth: number,
+  counter: { nodes: number },
+): Condition {
   const at = (suffix: string) => [path, suffix].filter(Boolean).join('.');
   if (++counter.nodes > MAX_NODES) {
     throw new InputProblem(path, `a condition may have at most ${MAX_NODES} nodes`);
@@ -83,7 +88,9 @@ function parseNode(raw: unknown, path: string, depth: number, counter: { nodes: 
     if (!Array.isArray(list) || list.length === 0) {
       throw new InputProblem(at(group), 'expected a non-empty list of conditions');
     }
-    const children = list.map((child, i) => parseNode(child, at(`${group}.${i}`), depth + 1, counter));
+    const children = list.map((child, i) =>
+      parseNode(child, at(`${group}.${i}`), depth + 1, counter),
+    );
     return group === 'all' ? { all: children } : { any: children };
   }
   if (group === 'not') return { not: parseNode(raw.not, at('not'), depth + 1, counter) };
@@ -147,12 +154,21 @@ function checkValue(op: Operator, value: unknown, path: string): void {
       return;
     case 'in':
     case 'nin':
-      if (!Array.isArray(value) || value.length === 0 || value.length > 1000 || !value.every(isPrimitive)) {
-        throw new InputProblem(path, `${op} needs a list of 1 to 1000 strings, numbers or booleans`);
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        value.length > 1000 ||
+        !value.every(isPrimitive)
+      ) {
+        throw new InputProblem(
+          path,
+          `${op} needs a list of 1 to 1000 strings, numbers or booleans`,
+        );
       }
       return;
     case 'contains':
-      if (!isPrimitive(value)) throw new InputProblem(path, 'contains needs a string, number or boolean');
+      if (!isPrimitive(value))
+        throw new InputProblem(path, 'contains needs a string, number or boolean');
       return;
     case 'startsWith':
       if (typeof value !== 'string') throw new InputProblem(path, 'startsWith needs a string');
@@ -164,7 +180,8 @@ function checkValue(op: Operator, value: unknown, path: string): void {
         pair.length === 2 &&
         ((typeof pair[0] === 'number' && typeof pair[1] === 'number') ||
           (typeof pair[0] === 'string' && typeof pair[1] === 'string'));
-      if (!sameKind) throw new InputProblem(path, 'between needs [low, high], two numbers or two strings');
+      if (!sameKind)
+        throw new InputProblem(path, 'between needs [low, high], two numbers or two strings');
       if ((pair[0] as number) > (pair[1] as number)) {
         throw new InputProblem(path, 'between needs low <= high');
       }

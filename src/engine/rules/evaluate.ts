@@ -48,11 +48,15 @@ function compileNode(node: Condition, path: string): CompiledCondition {
   }
   if ('any' in node) {
     const children = node.any.map((c, i) => compileNode(c, at(`any.${i}`)));
-    return (s) => (children.some((child) => child(s).matched) ? { matched: true } : { matched: false, failingPath: at('any') });
+    return (s) =>
+      children.some((child) => child(s).matched)
+        ? { matched: true }
+        : { matched: false, failingPath: at('any') };
   }
   if ('not' in node) {
     const inner = compileNode(node.not, at('not'));
-    return (s) => (inner(s).matched ? { matched: false, failingPath: at('not') } : { matched: true });
+    return (s) =>
+      inner(s).matched ? { matched: false, failingPath: at('not') } : { matched: true };
   }
   const read = compileAccessor(node.field);
   const test = compileComparison(node);
@@ -87,13 +91,16 @@ function dig(root: unknown, keys: string[]): unknown {
 }
 
 const sameOrderedKind = (a: unknown, b: unknown): boolean =>
-  (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string');
+  (typeof a === 'number' && typeof b === 'number') ||
+  (typeof a === 'string' && typeof b === 'string');
 
 function compileComparison(c: Comparison): (actual: unknown) => boolean {
   const value = c.value;
   switch (c.op) {
     case 'exists':
-      return value === false ? (a) => a === MISSING || a === null : (a) => a !== MISSING && a !== null;
+      return value === false
+        ? (a) => a === MISSING || a === null
+        : (a) => a !== MISSING && a !== null;
     case 'eq':
       return (a) => a !== MISSING && a === value;
     case 'neq':

@@ -27,9 +27,14 @@ export class EffectsApplier {
       await this.delivery.deliver(tenantId, messageId);
     }
     for (const firing of effects.firings) {
-      await this.bus.publish(TRIGGER_FIRED, firing).catch((err: Error) =>
-        this.log.warn({ tenantId: firing.tenantId, triggerId: firing.triggerId, err }, 'firing not announced'),
-      );
+      await this.bus
+        .publish(TRIGGER_FIRED, firing)
+        .catch((err: Error) =>
+          this.log.warn(
+            { tenantId: firing.tenantId, triggerId: firing.triggerId, err },
+            'firing not announced',
+          ),
+        );
     }
   }
 }

@@ -35,7 +35,10 @@ export interface EnrollmentRow {
 /** Why an enrollment ended without completing its sequence. */
 export const END_REASONS = { absenceViolated: 'ABSENCE_VIOLATED' } as const;
 
-export function subjectOf(event: Pick<StoredEvent, 'name' | 'properties'>, customer: CustomerRow): EvaluationSubject {
+export function subjectOf(
+  event: Pick<StoredEvent, 'name' | 'properties'>,
+  customer: CustomerRow,
+): EvaluationSubject {
   return {
     event: { name: event.name, properties: event.properties },
     customer: {
@@ -64,7 +67,13 @@ export class EnrollmentEngine {
   constructor(private readonly catalog: TriggerCatalog) {}
 
   /** Reacts to one newly stored event: cancels waiting runs it violates, then enters. */
-  async onEvent(tx: Tx, tenantId: string, event: StoredEvent, nowMs: number, effects: Effects): Promise<void> {
+  async onEvent(
+    tx: Tx,
+    tenantId: string,
+    event: StoredEvent,
+    nowMs: number,
+    effects: Effects,
+  ): Promise<void> {
     const index = await this.catalog.forTenant(tx, tenantId);
     for (const trigger of index.byUnlessEvent.get(event.name) ?? []) {
       await this.cancelViolatedRuns(tx, tenantId, trigger, event, effects);
@@ -91,8 +100,26 @@ export class EnrollmentEngine {
     const occurredAt = new Date(event.occurredAtMs);
 
     if (!definition.unless) {
-      const enrollment = await this.insertEnrollment(tx, tenantId, trigger, event, entryKey, [], null, 'ACTIVE', nowMs);
-      await this.startSequence(tx, enrollment, trigger, event.occurredAtMs, nowMs, event.customer, effects);
+      const enrollment = await this.insertEnrollment(
+        tx,
+        tenantId,
+        trigger,
+        event,
+        entryKey,
+        [],
+        null,
+        'ACTIVE',
+        nowMs,
+      );
+      await this.startSequence(
+        tx,
+        enrollment,
+        trigger,
+        event.occurredAtMs,
+        nowMs,
+        event.customer,
+        effects,
+      );
       return;
     }
 
@@ -108,14 +135,23 @@ export class EnrollmentEngine {
     );
     if (open) {
       if (event.occurredAtMs <= open.last_entry_at.getTime()) return;
-      const window = (await this.catalog.version(tx, tenantId, trigger.id, open.trigger_version)).definition.unless;
+      const window = (await this.catalog.version(tx, tenantId, trigger.id, open.trigger_version))
+        .definition.unless;
       const resetDeadlineMs = event.occurredAtMs + (window?.withinMs ?? definition.unless.withinMs);
       await rows(
         tx,
         `UPDATE enrollments SET last_entry_at = $3, deadline_at = $4, entry_event_id = $5, match_values = $6,
            updated_at = $7
          WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, open.id, occurredAt, new Date(resetDeadlineMs), event.id, JSON.stringify(matchValues), new Date(nowMs)],
+        [
+          tenantId,
+          open.id,
+          occurredAt,
+          new Date(resetDeadlineMs),
+          event.id,
+          JSON.stringify(matchValues),
+          new Date(nowMs),
+        ],
       );
       await putTimer(tx, effects, {
         tenantId,
@@ -178,15 +214,25 @@ export class EnrollmentEngine {
    */
   async onDeadline(tx: Tx, run: EnrollmentRow, nowMs: number, effects: Effects): Promise<void> {
     if (run.state !== 'WAITING' || !run.deadline_at) return;
-    const trigger = await this.catalog.version(tx, run.tenant_id, run.trigger_id, run.trigger_version);
-    const unless = trigger.definition.unless;
-    const [customer] = await rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2', [
+    const trigger = await this.catalog.version(
+      tx,
       run.tenant_id,
-      run.customer_id,
-    ]);
+      run.trigger_id,
+      run.trigger_version,
+    );
+    const unless = trigger.definition.unless;
+    const [customer] = await rows<CustomerRow>(
+      tx,
+      'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2',
+      [run.tenant_id, run.customer_id],
+    );
 
     if (unless) {
-      const candidates = await rows<{ name: string; properties: Record<string, unknown>; occurred_at: Date }>(
+      const candidates = await rows<{
+        name: string;
+        properties: Record<string, unknown>;
+        occurred_at: Date;
+      }>(
         tx,
         `SELECT name, properties, occurred_at FROM events
          WHERE tenant_id = $1 AND customer_id = $2 AND name = $3 AND occurred_at BETWEEN $4 AND $5
@@ -208,11 +254,11 @@ export class EnrollmentEngine {
       }
     }
 
-    await rows(tx, `UPDATE enrollments SET state = 'ACTIVE', updated_at = $3 WHERE tenant_id = $1 AND id = $2`, [
-      run.tenant_id,
-      run.id,
-      new Date(nowMs),
-    ]);
+    await rows(
+      tx,
+      `UPDATE enrollments SET state = 'ACTIVE', updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+      [run.tenant_id, run.id, new Date(nowMs)],
+    );
     await this.startSequence(tx, run, trigger, run.deadline_at.getTime(), nowMs, customer, effects);
   }
 
@@ -245,7 +291,13 @@ export class EnrollmentEngine {
     });
   }
 
-  private async cancel(tx: Tx, tenantId: string, enrollmentId: string, atMs: number, effects: Effects): Promise<void> {
+  private async cancel(
+    tx: Tx,
+    tenantId: string,
+    enrollmentId: string,
+    atMs: number,
+    effects: Effects,
+  ): Promise<void> {
     await rows(
       tx,
       `UPDATE enrollments SET state = 'CANCELLED', end_reason = $3, updated_at = $4
@@ -299,7 +351,12 @@ function violates(trigger: CompiledTrigger, run: EnrollmentRow, event: StoredEve
   return unless.matchOn.every((property, i) => {
     const expected = run.match_values[i];
     const actual = event.properties[property];
-    return expected !== null && expected !== undefined && actual !== undefined && isDeepStrictEqual(expected, actual);
+    return (
+      expected !== null &&
+      expected !== undefined &&
+      actual !== undefined &&
+      isDeepStrictEqual(expected, actual)
+    );
   });
 }
 

@@ -6,7 +6,14 @@ import { putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
 import type { EnrollmentRow } from './enrollment.engine';
 
-export type MessageStatus = 'QUEUED' | 'SENT' | 'DELIVERED' | 'OPENED' | 'CLICKED' | 'FAILED' | 'SUPPRESSED';
+export type MessageStatus =
+  | 'QUEUED'
+  | 'SENT'
+  | 'DELIVERED'
+  | 'OPENED'
+  | 'CLICKED'
+  | 'FAILED'
+  | 'SUPPRESSED';
 
 /**
  * Runs one due step of an active enrollment inside the caller's transaction: resolves the
@@ -26,24 +33,40 @@ export class StepEngine {
     effects: Effects,
   ): Promise<void> {
     if (run.state !== 'ACTIVE') return;
-    const trigger = await this.catalog.version(tx, run.tenant_id, run.trigger_id, run.trigger_version);
+    const trigger = await this.catalog.version(
+      tx,
+      run.tenant_id,
+      run.trigger_id,
+      run.trigger_version,
+    );
     const step = trigger.definition.steps[stepIndex];
     if (!step) return;
 
-    const [customer] = await rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2', [
-      run.tenant_id,
-      run.customer_id,
-    ]);
-    const [tenant] = await rows<{ webhook_url: string | null }>(tx, 'SELECT webhook_url FROM tenants WHERE id = $1', [
-      run.tenant_id,
-    ]);
-    const [entry] = await rows<{ name: string; properties: Record<string, unknown>; occurred_at: Date }>(
+    const [customer] = await rows<CustomerRow>(
       tx,
-      'SELECT name, properties, occurred_at FROM events WHERE tenant_id = $1 AND id = $2',
-      [run.tenant_id, run.entry_event_id],
+      'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2',
+      [run.tenant_id, run.customer_id],
     );
+    const [tenant] = await rows<{ webhook_url: string | null }>(
+      tx,
+      'SELECT webhook_url FROM tenants WHERE id = $1',
+      [run.tenant_id],
+    );
+    const [entry] = await rows<{
+      name: string;
+      properties: Record<string, unknown>;
+      occurred_at: Date;
+    }>(tx, 'SELECT name, properties, occurred_at FROM events WHERE tenant_id = $1 AND id = $2', [
+      run.tenant_id,
+      run.entry_event_id,
+    ]);
 
-    const to = step.channel === 'EMAIL' ? customer.email : step.channel === 'WEBHOOK' ? tenant?.webhook_url : null;
+    const to =
+      step.channel === 'EMAIL'
+        ? customer.email
+        : step.channel === 'WEBHOOK'
+          ? tenant?.webhook_url
+          : null;
     let status: MessageStatus = to ? 'QUEUED' : 'SUPPRESSED';
     let suppressionReason: string | null = to ? null : 'INVALID_ADDRESS';
     let failure: string | null = null;
@@ -60,7 +83,11 @@ export class StepEngine {
             traits: customer.traits,
           },
           event: entry
-            ? { name: entry.name, properties: entry.properties, occurredAt: entry.occurred_at.toISOString() }
+            ? {
+                name: entry.name,
+                properties: entry.properties,
+                occurredAt: entry.occurred_at.toISOString(),
+              }
             : {},
           trigger: { id: trigger.id, name: trigger.name, version: trigger.version },
         });
@@ -110,11 +137,11 @@ export class StepEngine {
         nowMs,
       });
     } else {
-      await rows(tx, `UPDATE enrollments SET state = 'COMPLETED', updated_at = $3 WHERE tenant_id = $1 AND id = $2`, [
-        run.tenant_id,
-        run.id,
-        new Date(nowMs),
-      ]);
+      await rows(
+        tx,
+        `UPDATE enrollments SET state = 'COMPLETED', updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        [run.tenant_id, run.id, new Date(nowMs)],
+      );
     }
   }
 }

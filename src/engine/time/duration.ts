@@ -18,10 +18,14 @@ export function parseDuration(text: string): ParsedDuration {
   const trimmed = text.trim();
   const shape = /^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d{1,3})?S)?)?$/;
   if (/^P(\d+Y|\d+M)/.test(trimmed.replace(/T.*$/, ''))) {
-    throw new Error(`"${text}" uses years or months, whose length varies; write days instead (e.g. P30D)`);
+    throw new Error(
+      `"${text}" uses years or months, whose length varies; write days instead (e.g. P30D)`,
+    );
   }
   if (!shape.test(trimmed)) {
-    throw new Error(`"${text}" is not an ISO 8601 duration; expected e.g. PT30M, PT2H, P7D or P1DT12H`);
+    throw new Error(
+      `"${text}" is not an ISO 8601 duration; expected e.g. PT30M, PT2H, P7D or P1DT12H`,
+    );
   }
   const ms = Duration.fromISO(trimmed).as('milliseconds');
   if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) {

@@ -17,7 +17,9 @@ export class ClockService {
    */
   async setTo(targetMs: number): Promise<{ now: Date; timersFired: number }> {
     if (!(this.clock instanceof ManualClock)) {
-      throw new ForbiddenError('the service runs on the system clock; start it with NUDGE_CLOCK=manual');
+      throw new ForbiddenError(
+        'the service runs on the system clock; start it with NUDGE_CLOCK=manual',
+      );
     }
     const timersFired = await this.runner.advanceTo(targetMs);
     return { now: new Date(this.clock.nowMs()), timersFired };

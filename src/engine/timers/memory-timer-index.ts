@@ -14,7 +14,8 @@ export class MemoryTimerIndex implements TimerIndex {
   }
 
   async schedule(timers: IndexedTimer[]): Promise<void> {
-    for (const t of timers) this.due[shardOf(t.tenantId, this.shardCount)].set(t.timerId, t.dueAtMs);
+    for (const t of timers)
+      this.due[shardOf(t.tenantId, this.shardCount)].set(t.timerId, t.dueAtMs);
   }
 
   async unschedule(timers: Array<Pick<IndexedTimer, 'timerId' | 'tenantId'>>): Promise<void> {

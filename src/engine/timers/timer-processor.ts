@@ -40,32 +40,45 @@ export class TimerProcessor {
         meta.tenant_id,
         meta.customer_id,
       ]);
-      const [timer] = await rows<TimerRow>(tx, 'SELECT * FROM timers WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [
-        meta.tenant_id,
-        timerId,
-      ]);
+      const [timer] = await rows<TimerRow>(
+        tx,
+        'SELECT * FROM timers WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+        [meta.tenant_id, timerId],
+      );
       if (!timer || timer.state !== 'PENDING') return 'skipped';
       const nowMs = this.clock.nowMs();
       if (timer.due_at.getTime() > nowMs) {
         // The due time moved (a repeated entry reset the deadline) after this claim was indexed.
-        effects.timersToSchedule.push({ timerId, tenantId: meta.tenant_id, dueAtMs: timer.due_at.getTime() });
+        effects.timersToSchedule.push({
+          timerId,
+          tenantId: meta.tenant_id,
+          dueAtMs: timer.due_at.getTime(),
+        });
         return 'not-due';
       }
 
-      const [run] = await rows<EnrollmentRow>(tx, 'SELECT * FROM enrollments WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [
-        meta.tenant_id,
-        timer.enrollment_id,
-      ]);
+      const [run] = await rows<EnrollmentRow>(
+        tx,
+        'SELECT * FROM enrollments WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+        [meta.tenant_id, timer.enrollment_id],
+      );
       if (timer.kind === 'DEADLINE') {
         await this.enrollments.onDeadline(tx, run, nowMs, effects);
       } else {
-        await this.steps.onStepDue(tx, run, timer.step_index, timer.due_at.getTime(), nowMs, effects);
+        await this.steps.onStepDue(
+          tx,
+          run,
+          timer.step_index,
+          timer.due_at.getTime(),
+          nowMs,
+          effects,
+        );
       }
-      await rows(tx, `UPDATE timers SET state = 'DONE', fired_at = $3 WHERE tenant_id = $1 AND id = $2`, [
-        meta.tenant_id,
-        timerId,
-        new Date(nowMs),
-      ]);
+      await rows(
+        tx,
+        `UPDATE timers SET state = 'DONE', fired_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        [meta.tenant_id, timerId, new Date(nowMs)],
+      );
       return 'fired';
     });
     await this.applier.apply(effects);

@@ -46,7 +46,9 @@ export class TimerRunner {
         [afterId, dueBeforeMs === null ? null : new Date(dueBeforeMs)],
       )) as Array<{ id: string; tenant_id: string; due_at: Date }>;
       if (batch.length === 0) return total;
-      await this.index.schedule(batch.map((t) => ({ timerId: t.id, tenantId: t.tenant_id, dueAtMs: t.due_at.getTime() })));
+      await this.index.schedule(
+        batch.map((t) => ({ timerId: t.id, tenantId: t.tenant_id, dueAtMs: t.due_at.getTime() })),
+      );
       total += batch.length;
       afterId = batch[batch.length - 1].id;
     }
@@ -94,7 +96,14 @@ export class TimerRunner {
         clock.set(Math.max(clock.nowMs(), nextMs));
         const claimed: ClaimedTimer[] = [];
         for (let shard = 0; shard < this.index.shardCount; shard++) {
-          claimed.push(...(await this.index.claimDue(shard, clock.nowMs(), this.options.claimBatch, this.options.leaseMs)));
+          claimed.push(
+            ...(await this.index.claimDue(
+              shard,
+              clock.nowMs(),
+              this.options.claimBatch,
+              this.options.leaseMs,
+            )),
+          );
         }
         claimed.sort((a, b) => a.dueAtMs - b.dueAtMs || Number(a.timerId) - Number(b.timerId));
         for (const timer of claimed) {
@@ -126,19 +135,28 @@ export class TimerRunner {
     if (nowMs - this.lastSweepMs >= this.options.sweepMs) {
       this.lastSweepMs = nowMs;
       const reindexed = await this.rebuildIndex(nowMs - this.options.leaseMs);
-      if (reindexed > 0) this.log.warn({ count: reindexed }, 'overdue timers re-indexed from PostgreSQL');
+      if (reindexed > 0)
+        this.log.warn({ count: reindexed }, 'overdue timers re-indexed from PostgreSQL');
     }
     let claimedAny = false;
     for (let shard = 0; shard < this.index.shardCount && !this.stopped; shard++) {
       await this.index.requeueExpired(shard, nowMs);
-      const claimed = await this.index.claimDue(shard, nowMs, this.options.claimBatch, this.options.leaseMs);
+      const claimed = await this.index.claimDue(
+        shard,
+        nowMs,
+        this.options.claimBatch,
+        this.options.leaseMs,
+      );
       for (const timer of claimed) {
         try {
           await this.processor.fire(timer.timerId);
           await this.index.ack(shard, [timer.timerId]);
         } catch (err) {
           // Left leased: the lease expires and another attempt follows.
-          this.log.error({ timerId: timer.timerId, err }, 'timer failed; will retry after its lease');
+          this.log.error(
+            { timerId: timer.timerId, err },
+            'timer failed; will retry after its lease',
+          );
         }
       }
       claimedAny ||= claimed.length > 0;

@@ -24,7 +24,14 @@ export interface TimerRow {
 export async function putTimer(
   tx: Tx,
   effects: Effects,
-  t: { tenantId: string; kind: TimerKind; enrollmentId: string; stepIndex: number; dueAtMs: number; nowMs: number },
+  t: {
+    tenantId: string;
+    kind: TimerKind;
+    enrollmentId: string;
+    stepIndex: number;
+    dueAtMs: number;
+    nowMs: number;
+  },
 ): Promise<void> {
   const [row] = await rows<{ id: string }>(
     tx,
@@ -35,11 +42,17 @@ export async function putTimer(
      RETURNING id`,
     [t.tenantId, t.kind, t.enrollmentId, t.stepIndex, new Date(t.dueAtMs), new Date(t.nowMs)],
   );
-  if (row) effects.timersToSchedule.push({ timerId: row.id, tenantId: t.tenantId, dueAtMs: t.dueAtMs });
+  if (row)
+    effects.timersToSchedule.push({ timerId: row.id, tenantId: t.tenantId, dueAtMs: t.dueAtMs });
 }
 
 /** Cancels the enrollment's pending timers and drops them from the index once committed. */
-export async function cancelTimers(tx: Tx, effects: Effects, tenantId: string, enrollmentId: string): Promise<void> {
+export async function cancelTimers(
+  tx: Tx,
+  effects: Effects,
+  tenantId: string,
+  enrollmentId: string,
+): Promise<void> {
   const cancelled = await rows<{ id: string }>(
     tx,
     `UPDATE timers SET state = 'CANCELLED' WHERE tenant_id = $1 AND enrollment_id = $2 AND state = 'PENDING'

@@ -33,7 +33,12 @@ export class TriggerCatalog {
     const cached = this.tenants.get(tenantId);
     if (cached) return cached;
 
-    const active = await rows<{ id: string; name: string; version: number; definition: TriggerDefinition }>(
+    const active = await rows<{
+      id: string;
+      name: string;
+      version: number;
+      definition: TriggerDefinition;
+    }>(
       tx,
       `SELECT id, name, version, definition FROM triggers WHERE tenant_id = $1 AND status = 'ACTIVE'`,
       [tenantId],
@@ -49,7 +54,12 @@ export class TriggerCatalog {
   }
 
   /** A specific version (the one an enrollment entered with), loaded on a miss. */
-  async version(tx: Tx, tenantId: string, triggerId: string, version: number): Promise<CompiledTrigger> {
+  async version(
+    tx: Tx,
+    tenantId: string,
+    triggerId: string,
+    version: number,
+  ): Promise<CompiledTrigger> {
     const cached = this.versions.get(`${triggerId}:${version}`);
     if (cached) return cached;
     const [row] = await rows<{ name: string; definition: TriggerDefinition }>(
@@ -66,7 +76,12 @@ export class TriggerCatalog {
     this.tenants.delete(tenantId);
   }
 
-  private compiled(id: string, name: string, version: number, definition: TriggerDefinition): CompiledTrigger {
+  private compiled(
+    id: string,
+    name: string,
+    version: number,
+    definition: TriggerDefinition,
+  ): CompiledTrigger {
     const key = `${id}:${version}`;
     let compiled = this.versions.get(key);
     if (!compiled) {

@@ -115,14 +115,19 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
   try {
     validateTemplate(template);
   } catch (err) {
-    if (err instanceof InputProblem) throw new InputProblem(`${path}.template.${err.path}`, err.problem);
+    if (err instanceof InputProblem)
+      throw new InputProblem(`${path}.template.${err.path}`, err.problem);
     throw err;
   }
   return {
     delay: delay.iso,
     delayMs: delay.ms,
     channel,
-    template: { subject: template.subject ?? null, body: template.body, html: template.html ?? null },
+    template: {
+      subject: template.subject ?? null,
+      body: template.body,
+      html: template.html ?? null,
+    },
   };
 }
 

@@ -36,7 +36,10 @@ export interface TriggerRow {
   updated_at: Date;
 }
 
-export type CreateTriggerCommand = TriggerDefinitionInput & { name: string; status?: string | null };
+export type CreateTriggerCommand = TriggerDefinitionInput & {
+  name: string;
+  status?: string | null;
+};
 export type UpdateTriggerCommand = {
   [K in keyof CreateTriggerCommand]?: CreateTriggerCommand[K] | null;
 };
@@ -86,7 +89,10 @@ export class TriggerService {
       return inserted;
     });
     await this.announce(ctx.tenantId);
-    ctx.log.info({ tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: 1 }, 'trigger created');
+    ctx.log.info(
+      { tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: 1 },
+      'trigger created',
+    );
     return toTriggerView(row);
   }
 
@@ -98,7 +104,8 @@ export class TriggerService {
     const now = new Date(this.clock.nowMs());
     const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
       const current = await this.lockOne(tx, ctx, id);
-      const name = input.name === undefined || input.name === null ? current.name : checkName(input.name);
+      const name =
+        input.name === undefined || input.name === null ? current.name : checkName(input.name);
       const status = input.status ? checkStatus(input.status) : current.status;
       const merged = mergeDefinitionInput(current.definition, input);
       const definition = parseAt(merged);
@@ -110,7 +117,16 @@ export class TriggerService {
         `UPDATE triggers SET name = $3, status = $4, version = $5, definition = $6, event_name = $7,
            updated_at = $8
          WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-        [ctx.tenantId, id, name, status, version, JSON.stringify(definition), definition.event, now],
+        [
+          ctx.tenantId,
+          id,
+          name,
+          status,
+          version,
+          JSON.stringify(definition),
+          definition.event,
+          now,
+        ],
       );
       if (changed) await insertVersion(tx, updated);
       return updated;
@@ -126,7 +142,10 @@ export class TriggerService {
   async get(ctx: TenantContext, id: string): Promise<TriggerView | null> {
     if (!UUID.test(id)) return null;
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows<TriggerRow>(tx, 'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2', [ctx.tenantId, id]),
+      rows<TriggerRow>(tx, 'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2', [
+        ctx.tenantId,
+        id,
+      ]),
     );
     return row ? toTriggerView(row) : null;
   }
@@ -173,8 +192,10 @@ function mergeDefinitionInput(
   current: TriggerDefinition,
   input: UpdateTriggerCommand,
 ): TriggerDefinitionInput {
-  const pick = <K extends keyof TriggerDefinitionInput>(key: K, fallback: TriggerDefinitionInput[K]) =>
-    input[key] === undefined ? fallback : input[key];
+  const pick = <K extends keyof TriggerDefinitionInput>(
+    key: K,
+    fallback: TriggerDefinitionInput[K],
+  ) => (input[key] === undefined ? fallback : input[key]);
   return {
     event: pick('event', current.event) as string,
     where: pick('where', current.where),
