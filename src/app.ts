@@ -127,7 +127,7 @@ export async function startNudge(
         outboxDir: path.resolve(config.dataDir, 'outbox'),
         from: config.emailFrom,
       }),
-      new WebhookChannel(() => clock.nowMs()),
+      new WebhookChannel(),
     ];
     const delivery = new DeliveryService(db, clock, channels, log);
     closers.push(() => delivery.close());

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { RequestContext } from '../resolvers/context';
 import { formatError } from './format-error';
 import type { Authenticator } from './authenticator';
+import { hasScope } from '../tenancy/scopes';
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -50,7 +51,9 @@ export async function startHttpServer(
         const principal = await authenticator.fromHeader(
           typeof auth === 'string' ? auth : undefined,
         );
-        if (principal?.kind !== 'tenant') return false;
+        // Subscriptions deliver tenant data: a key that may not read gets no connection.
+        if (principal?.kind !== 'tenant' || !hasScope(principal.tenant.scopes, 'READ'))
+          return false;
         const requestId = randomUUID();
         const child = log.child({ requestId, tenantId: principal.tenant.tenantId });
         ctx.extra.context = options.makeContext(requestId, child, {

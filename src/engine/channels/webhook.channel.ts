@@ -11,7 +11,12 @@ const TIMEOUT_MS = 10_000;
 export class WebhookChannel implements ChannelAdapter {
   readonly channel = 'WEBHOOK' as const;
 
-  constructor(private readonly nowMs: () => number) {}
+  /**
+   * @param wallClockMs the real time for `webhook-timestamp`. Receivers check it against
+   *   their own clock to refuse replays, so it is wall time even when the engine runs on the
+   *   virtual clock; business times (`scheduledFor`) travel in the body.
+   */
+  constructor(private readonly wallClockMs: () => number = Date.now) {}
 
   async deliver(message: OutboundMessage): Promise<DeliveryResult> {
     if (!message.signingSecret) {
@@ -29,7 +34,7 @@ export class WebhookChannel implements ChannelAdapter {
       body: message.body,
       html: message.html,
     });
-    const timestamp = new Date(this.nowMs());
+    const timestamp = new Date(this.wallClockMs());
     const signature = new Webhook(message.signingSecret).sign(
       message.idempotencyKey,
       timestamp,
