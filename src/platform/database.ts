@@ -1,5 +1,6 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { migrations } from '../../migrations';
+import { BadInputError } from '../errors';
 
 /** A transaction-bound query runner. Engine code takes this, never the DataSource. */
 export type Tx = EntityManager;
@@ -51,13 +52,17 @@ export class Database {
    * nothing does. Row-level security applies to every statement inside.
    */
   async withTenant<T>(tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (tx) => {
-      await tx.query(
-        "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
-        [tenantId],
-      );
-      return work(tx);
-    });
+    try {
+      return await this.dataSource.transaction(async (tx) => {
+        await tx.query(
+          "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
+          [tenantId],
+        );
+        return work(tx);
+      });
+    } catch (err) {
+      throw translateDatabaseError(err);
+    }
   }
 
   /**
@@ -86,4 +91,24 @@ export async function rows<T>(tx: Tx, text: string, params: unknown[] = []): Pro
   if (!runner) throw new Error('rows() needs a transaction-bound manager');
   const result = await runner.query(text, params, true);
   return (result.records ?? []) as T[];
+}
+
+/** SQLSTATEs for text PostgreSQL cannot store (U+0000, invalid encodings). */
+const UNSTORABLE_TEXT = new Set(['22P05', '22021']);
+
+/**
+ * The last wall behind input validation: text the database refuses becomes a client error
+ * (BAD_USER_INPUT) rather than an internal one. The transaction has rolled back already.
+ */
+function translateDatabaseError(err: unknown): unknown {
+  const code =
+    (err as { code?: string; driverError?: { code?: string } }).driverError?.code ??
+    (err as { code?: string }).code;
+  if (code && UNSTORABLE_TEXT.has(code)) {
+    return new BadInputError(
+      'input',
+      'contains text the database cannot store (e.g. a U+0000 character)',
+    );
+  }
+  return err;
 }

@@ -52,10 +52,15 @@ export function formatError(
   };
 }
 
-/** `Variable "$input" got invalid value … at "input.steps[0].delay"` → `input.steps.0.delay`. */
+/**
+ * The input path of a variable coercion error: `Variable "$input" got invalid value … at
+ * "input.steps[0]"; Field "channel" of required type "Channel!" was not provided.` →
+ * `input.steps.0.channel`.
+ */
 function fieldOf(message: string): string | null {
-  const at = /at "([^"]+)"/.exec(message);
-  if (at) return at[1].replace(/\[(\d+)\]/g, '.$1');
-  const variable = /^Variable "\$([^"]+)"/.exec(message);
-  return variable ? variable[1] : null;
+  const variable = /^Variable "\$([^"]+)"/.exec(message)?.[1] ?? null;
+  const at = /at "([^"]+)"/.exec(message)?.[1]?.replace(/\[(\d+)\]/g, '.$1') ?? variable;
+  if (!at) return null;
+  const field = /Field "([^"]+)" (?:of required type|is not defined)/.exec(message)?.[1];
+  return field ? `${at}.${field}` : at;
 }

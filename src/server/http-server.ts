@@ -83,6 +83,21 @@ export async function startHttpServer(
           };
         },
       },
+      {
+        // An internal error's only clue for the client is the request id of the log line.
+        async requestDidStart() {
+          return {
+            async willSendResponse({ response, contextValue }) {
+              if (response.body.kind !== 'single') return;
+              for (const error of response.body.singleResult.errors ?? []) {
+                if (error.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+                  (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+                }
+              }
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();

@@ -54,7 +54,7 @@ export class ApiKeyService {
     input: { name: string; scopes: ApiScope[] },
   ): Promise<{ apiKey: ApiKeyView; secret: string }> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) {
+    if (name.length === 0 || name.length > 200 || name.includes('\u0000')) {
       throw new BadInputError('input.name', 'expected 1 to 200 characters');
     }
     if (input.scopes.length === 0) {

@@ -45,7 +45,7 @@ export class TenantService {
     timezone?: string | null;
   }): Promise<{ tenant: TenantView; apiKey: ApiKeyView; secret: string }> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) {
+    if (name.length === 0 || name.length > 200 || name.includes('\u0000')) {
       throw new BadInputError('input.name', 'expected 1 to 200 characters');
     }
     const timezone = guard(() => checkTimezone(input.timezone ?? 'UTC', 'timezone'), 'input');

@@ -29,9 +29,47 @@ const LIMITS = {
   memoryLimit: 10_000_000,
 };
 
+/** Tags that read other templates from disk: tenant templates never may. */
+const FILE_TAGS = ['include', 'render', 'layout'];
+
+/** A file system that has no files: the second wall behind the refused tags. */
+const NO_FILES = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async () => {
+    throw new Error('templates cannot read files');
+  },
+  readFileSync: () => {
+    throw new Error('templates cannot read files');
+  },
+  resolve: (_dir: string, file: string) => file,
+};
+
+function tenantSafeEngine(options: ConstructorParameters<typeof Liquid>[0]): Liquid {
+  const engine = new Liquid({
+    ...LIMITS,
+    ...options,
+    fs: NO_FILES,
+    root: [],
+    partials: [],
+    layouts: [],
+  });
+  for (const tag of FILE_TAGS) {
+    engine.registerTag(tag, {
+      parse() {
+        throw new Error(`the ${tag} tag is not available: templates cannot read other files`);
+      },
+      render() {
+        return '';
+      },
+    });
+  }
+  return engine;
+}
+
 /** Text parts render data as written; the HTML part escapes every output. */
-const textEngine = new Liquid({ ...LIMITS });
-const htmlEngine = new Liquid({ ...LIMITS, outputEscape: 'escape' });
+const textEngine = tenantSafeEngine({});
+const htmlEngine = tenantSafeEngine({ outputEscape: 'escape' });
 
 const parsedCache = new Map<string, Template[]>();
 

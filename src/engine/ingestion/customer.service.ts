@@ -81,7 +81,7 @@ export class CustomerService {
   async identify(ctx: TenantContext, input: IdentifyCommand): Promise<CustomerView> {
     const externalId = at('input', () => checkExternalId(input.externalId, 'externalId'));
     const email = input.email == null ? null : input.email.trim();
-    if (email !== null && !EMAIL.test(email)) {
+    if (email !== null && (!EMAIL.test(email) || email.includes('\u0000'))) {
       throw new BadInputError('input.email', 'expected an email address such as ada@example.com');
     }
     if (input.phone != null && !PHONE.test(input.phone)) {

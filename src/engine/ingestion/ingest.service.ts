@@ -9,6 +9,7 @@ import type { EnrollmentEngine } from '../sequences/enrollment.engine';
 import type { TimerRunner } from '../timers/timer-runner';
 import { upsertCustomers } from './customer.service';
 import { checkExternalId, checkJsonObject } from './validation';
+import { checkStorableText } from '../../validation';
 
 export interface TrackCommand {
   customerExternalId: string;
@@ -132,6 +133,7 @@ export class IngestService {
     ) {
       throw new InputProblem('event', 'expected an event name of 1 to 200 characters');
     }
+    checkStorableText(command.event, 'event');
     const properties =
       command.properties == null
         ? {}
@@ -150,6 +152,7 @@ export class IngestService {
     if (messageId !== null && (messageId.length === 0 || messageId.length > 255)) {
       throw new InputProblem('messageId', 'expected 1 to 255 characters');
     }
+    if (messageId !== null) checkStorableText(messageId, 'messageId');
     const payloadHash = createHash('sha256')
       .update(JSON.stringify([externalId, command.event, properties, explicitMs]))
       .digest('base64url');

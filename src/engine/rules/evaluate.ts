@@ -51,12 +51,11 @@ function compileNode(node: Condition, path: string): CompiledCondition {
     return (s) =>
       children.some((child) => child(s).matched)
         ? { matched: true }
-        : { matched: false, failingPath: at('any') };
+        : { matched: false, failingPath: path };
   }
   if ('not' in node) {
     const inner = compileNode(node.not, at('not'));
-    return (s) =>
-      inner(s).matched ? { matched: false, failingPath: at('not') } : { matched: true };
+    return (s) => (inner(s).matched ? { matched: false, failingPath: path } : { matched: true });
   }
   const read = compileAccessor(node.field);
   const test = compileComparison(node);
@@ -104,7 +103,10 @@ function compileComparison(c: Comparison): (actual: unknown) => boolean {
     case 'eq':
       return (a) => a !== MISSING && a === value;
     case 'neq':
-      return (a) => a !== MISSING && typeof a === typeof value && a !== value;
+      // Only values of the compared kind can differ; `neq null` means "present and not null".
+      return value === null
+        ? (a) => a !== MISSING && a !== null
+        : (a) => a !== MISSING && typeof a === typeof value && a !== value;
     case 'gt':
       return (a) => sameOrderedKind(a, value) && (a as number) > (value as number);
     case 'gte':

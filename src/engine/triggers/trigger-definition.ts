@@ -1,4 +1,5 @@
 import { InputProblem } from '../../errors';
+import { checkStorableText } from '../../validation';
 import { Condition, parseCondition } from '../rules/condition';
 import { TemplateSource, validateTemplate } from '../channels/templates';
 import { parseDuration } from '../time/duration';
@@ -64,6 +65,7 @@ const MAX_STEPS = 20;
  * relative to the input object (`steps.1.delay`, `where.all.2.value`).
  */
 export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDefinition {
+  checkStorableText(input, '');
   const event = checkEventName(input.event, 'event');
   const where = parseOptionalCondition(input.where, 'where');
   const entryKey = checkPropertyList(input.entryKey, 'entryKey');

@@ -224,7 +224,7 @@ function parseAt(input: TriggerDefinitionInput): TriggerDefinition {
 
 function checkName(name: string): string {
   const trimmed = (name ?? '').trim();
-  if (trimmed.length === 0 || trimmed.length > 200) {
+  if (trimmed.length === 0 || trimmed.length > 200 || trimmed.includes('\u0000')) {
     throw new BadInputError('input.name', 'expected 1 to 200 characters');
   }
   return trimmed;

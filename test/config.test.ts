@@ -1,0 +1,226 @@
+import { ConfigError, TRIAL_OPERATOR_TOKEN, loadConfig } from '../src/config';
+
+/**
+ * `loadConfig` is the only reader of the environment (STYLE.md §10): it validates once and
+ * fails at startup naming the bad variable. These tests pass the environment explicitly.
+ */
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://nudge@db.internal:5432/nudge',
+  REDIS_URL: 'redis://cache.internal:6379',
+  NUDGE_OPERATOR_TOKEN: 'operator-token-0123456789',
+  NUDGE_KEY_PEPPER: 'pepper-0123456789abcdef',
+};
+
+/** The ConfigError that `env` produces; fails the test if there is none. */
+function configErrorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('config', () => {
+  describe('defaults (trial mode)', () => {
+    it('an empty environment gives the documented defaults', () => {
+      const config = loadConfig({});
+
+      expect(config).toEqual({
+        databaseUrl: null,
+        redisUrl: null,
+        host: '127.0.0.1',
+        port: 4000,
+        operatorToken: TRIAL_OPERATOR_TOKEN,
+        clock: 'system',
+        smtpUrl: null,
+        emailFrom: 'Nudge <nudge@localhost>',
+        logLevel: 'info',
+        nodeEnv: 'development',
+        dataDir: '.data',
+        keyPepper: expect.any(String),
+        redisPrefix: 'nudge',
+        timerShards: 4,
+        timerLeaseMs: 30_000,
+        timerPollMs: 50,
+        role: 'all',
+        maxFutureSkewMs: 24 * 3_600_000,
+      });
+    });
+
+    it('the result is frozen', () => {
+      const config = loadConfig({});
+
+      expect(Object.isFrozen(config)).toBe(true);
+    });
+
+    it('reads only the environment it is given, not process.env', () => {
+      const saved = process.env.PORT;
+      process.env.PORT = 'not-a-port';
+      try {
+        expect(loadConfig({}).port).toBe(4000);
+      } finally {
+        if (saved === undefined) delete process.env.PORT;
+        else process.env.PORT = saved;
+      }
+    });
+
+    it('an empty PORT falls back to the default', () => {
+      expect(loadConfig({ PORT: '' }).port).toBe(4000);
+    });
+
+    it('blank URLs mean "not set" (trial mode)', () => {
+      const config = loadConfig({ DATABASE_URL: '  ', REDIS_URL: '' });
+
+      expect(config.databaseUrl).toBeNull();
+      expect(config.redisUrl).toBeNull();
+    });
+
+    it('valid values are parsed into their types', () => {
+      const config = loadConfig({
+        ...PRODUCTION,
+        NODE_ENV: 'development',
+        PORT: '8080',
+        NUDGE_CLOCK: 'manual',
+        SMTP_URL: 'smtp://mail.internal:25',
+        NUDGE_TIMER_SHARDS: '16',
+        NUDGE_ROLE: 'worker',
+        LOG_LEVEL: 'debug',
+      });
+
+      expect(config).toMatchObject({
+        databaseUrl: PRODUCTION.DATABASE_URL,
+        redisUrl: PRODUCTION.REDIS_URL,
+        port: 8080,
+        clock: 'manual',
+        smtpUrl: 'smtp://mail.internal:25',
+        timerShards: 16,
+        role: 'worker',
+        logLevel: 'debug',
+        operatorToken: PRODUCTION.NUDGE_OPERATOR_TOKEN,
+        keyPepper: PRODUCTION.NUDGE_KEY_PEPPER,
+      });
+    });
+
+    it.each(['0', '65535'])('PORT %s is accepted (0 = any free port)', (port) => {
+      expect(loadConfig({ PORT: port }).port).toBe(Number(port));
+    });
+  });
+
+  describe('bad values name the variable', () => {
+    it.each(['abc', '-1', '65536', '80.5', '4000abc', ' 4000', '1e3'])(
+      'PORT=%j is refused naming PORT',
+      (port) => {
+        expect(configErrorOf({ PORT: port }).message).toMatch(/\bPORT\b/);
+      },
+    );
+
+    it.each(['virtual', 'MANUAL', '', 'fake'])(
+      'NUDGE_CLOCK=%j is refused naming NUDGE_CLOCK',
+      (clock) => {
+        expect(configErrorOf({ NUDGE_CLOCK: clock }).message).toContain('NUDGE_CLOCK');
+      },
+    );
+
+    it.each(['mysql://db/nudge', 'http://db:5432/nudge', 'db.internal:5432', 'postgres:/db'])(
+      'DATABASE_URL=%j (wrong scheme) is refused naming DATABASE_URL',
+      (url) => {
+        expect(configErrorOf({ DATABASE_URL: url }).message).toContain('DATABASE_URL');
+      },
+    );
+
+    it.each(['postgres://db/nudge', 'postgresql://db/nudge'])(
+      'DATABASE_URL=%j is accepted',
+      (url) => {
+        expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+      },
+    );
+
+    it.each([
+      ['REDIS_URL', 'http://cache:6379'],
+      ['SMTP_URL', 'mailto:ops@example.com'],
+      ['LOG_LEVEL', 'loud'],
+      ['NUDGE_ROLE', 'both'],
+      ['NUDGE_TIMER_SHARDS', '0'],
+      ['NUDGE_TIMER_SHARDS', '257'],
+      ['NUDGE_TIMER_LEASE_MS', '999'],
+      ['NUDGE_TIMER_POLL_MS', 'fast'],
+      ['NUDGE_MAX_FUTURE_SKEW_MS', String(8 * 24 * 3_600_000)],
+      ['NUDGE_REDIS_PREFIX', 'has space'],
+      ['NUDGE_OPERATOR_TOKEN', 'short'],
+      ['NUDGE_KEY_PEPPER', 'short'],
+    ])('%s=%j is refused naming it', (name, value) => {
+      expect(configErrorOf({ [name]: value }).message).toContain(name);
+    });
+
+    it('several bad variables are all named in one error', () => {
+      const message = configErrorOf({
+        PORT: 'x',
+        NUDGE_CLOCK: 'virtual',
+        DATABASE_URL: 'mysql://db',
+      }).message;
+
+      expect(message).toMatch(/\bPORT\b/);
+      expect(message).toContain('NUDGE_CLOCK');
+      expect(message).toContain('DATABASE_URL');
+    });
+
+    it('the error never echoes a secret value back', () => {
+      const message = configErrorOf({
+        NUDGE_OPERATOR_TOKEN: 'sekrit',
+        NUDGE_KEY_PEPPER: 'pepperx',
+      }).message;
+
+      expect(message).not.toContain('sekrit');
+      expect(message).not.toContain('pepperx');
+    });
+  });
+
+  describe('production', () => {
+    it('a complete production environment is accepted', () => {
+      const config = loadConfig(PRODUCTION);
+
+      expect(config).toMatchObject({ nodeEnv: 'production', clock: 'system' });
+    });
+
+    it.each([
+      ['DATABASE_URL', { ...PRODUCTION, DATABASE_URL: '' }],
+      ['REDIS_URL', { ...PRODUCTION, REDIS_URL: '' }],
+    ])('production without %s is refused, naming it', (name, env) => {
+      expect(configErrorOf(env).message).toContain(name);
+    });
+
+    it('production with neither DATABASE_URL nor REDIS_URL is refused', () => {
+      const message = configErrorOf({ NODE_ENV: 'production' }).message;
+
+      expect(message).toContain('DATABASE_URL');
+      expect(message).toContain('REDIS_URL');
+    });
+
+    it('production with the manual clock is refused, naming NUDGE_CLOCK', () => {
+      expect(configErrorOf({ ...PRODUCTION, NUDGE_CLOCK: 'manual' }).message).toContain(
+        'NUDGE_CLOCK',
+      );
+    });
+
+    it('production without NUDGE_KEY_PEPPER is refused, naming it', () => {
+      const env: Record<string, string> = { ...PRODUCTION };
+      delete env.NUDGE_KEY_PEPPER;
+
+      expect(configErrorOf(env).message).toContain('NUDGE_KEY_PEPPER');
+    });
+
+    it('a real database without NUDGE_OPERATOR_TOKEN is refused, naming it (no trial token outside trial)', () => {
+      const env: Record<string, string> = { ...PRODUCTION };
+      delete env.NUDGE_OPERATOR_TOKEN;
+
+      expect(configErrorOf({ ...env, NODE_ENV: 'development' }).message).toContain(
+        'NUDGE_OPERATOR_TOKEN',
+      );
+      expect(configErrorOf(env).message).toContain('NUDGE_OPERATOR_TOKEN');
+    });
+  });
+});
