@@ -50,6 +50,7 @@ function tenantSafeEngine(options: ConstructorParameters<typeof Liquid>[0]): Liq
     ...LIMITS,
     ...options,
     fs: NO_FILES,
+    relativeReference: false,
     root: [],
     partials: [],
     layouts: [],

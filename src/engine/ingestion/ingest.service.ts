@@ -154,7 +154,7 @@ export class IngestService {
     }
     if (messageId !== null) checkStorableText(messageId, 'messageId');
     const payloadHash = createHash('sha256')
-      .update(JSON.stringify([externalId, command.event, properties, explicitMs]))
+      .update(canonicalJson([externalId, command.event, properties, explicitMs]))
       .digest('base64url');
     return {
       index,
@@ -252,4 +252,18 @@ export class IngestService {
             };
     }
   }
+}
+
+/** JSON with object keys sorted at every level: equal data, equal text, whatever the order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.keys(value)
+      .sort()
+      .map(
+        (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
+      );
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

@@ -12,8 +12,9 @@ export class ClockService {
 
   /**
    * Moves the clock to `targetMs`, firing every timer due up to and including it, in
-   * due-time order, before returning. Moving backwards fires nothing. FORBIDDEN on the
-   * system clock.
+   * due-time order, before returning. Moving forward, each fires at its due instant (or at
+   * the current time if it is already overdue); moving backwards, timers due at or before the
+   * target still fire, each at its own due instant. FORBIDDEN on the system clock.
    */
   async setTo(targetMs: number): Promise<{ now: Date; timersFired: number }> {
     if (!(this.clock instanceof ManualClock)) {

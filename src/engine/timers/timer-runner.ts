@@ -93,7 +93,11 @@ export class TimerRunner {
       for (;;) {
         const nextMs = await this.index.earliestDueMs();
         if (nextMs === null || nextMs > targetMs) break;
-        clock.set(Math.max(clock.nowMs(), nextMs));
+        // Moving forward, an overdue timer (due before the current time) fires now, late;
+        // moving backwards (e.g. a restarted process whose clock began at wall time), each
+        // timer fires at its own due instant. Never beyond the target.
+        const nowMs = clock.nowMs();
+        clock.set(nowMs <= targetMs ? Math.max(nowMs, nextMs) : nextMs);
         const claimed: ClaimedTimer[] = [];
         for (let shard = 0; shard < this.index.shardCount; shard++) {
           claimed.push(

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import type { ReceivedMail, SmtpSink } from '../../scripts/lib/smtp-sink';
+import type { GraphQLResponse, TestNudge } from './harness';
+
+/**
+ * Small GraphQL helpers shared by the case suites (C05, C07, C23). Everything goes through
+ * the public API; nothing here reads the database or Redis.
+ */
+
+export interface TrackArgs {
+  customerExternalId: string;
+  event: string;
+  properties?: Record<string, unknown>;
+  occurredAt?: string;
+  messageId?: string;
+}
+
+export interface TrackResult {
+  eventId: string;
+  duplicate: boolean;
+}
+
+export interface MessageNode {
+  id: string;
+  channel: string;
+  status: string;
+  suppressionReason: string | null;
+  to: string | null;
+  subject: string | null;
+  stepIndex: number;
+  scheduledFor: string;
+  sentAt: string | null;
+  trigger: { id: string };
+  customer: { externalId: string };
+}
+
+export interface EventNode {
+  id: string;
+  name: string;
+  properties: Record<string, unknown>;
+  occurredAt: string;
+  messageId: string | null;
+}
+
+/** The C05 trigger: "added_to_cart, unless a purchase of that cart within 2 h", one email. */
+export const CART_ABANDONMENT_TRIGGER = {
+  name: 'cart-reminder-1',
+  event: 'added_to_cart',
+  entryKey: ['cartId'],
+  unless: { event: 'purchase', within: 'PT2H', matchOn: ['cartId'] },
+  steps: [
+    {
+      channel: 'EMAIL',
+      template: { subject: 'You left something', body: 'Cart {{ event.properties.cartId }}' },
+    },
+  ],
+};
+
+/** A mailbox no other test in the run shares (the SMTP sink is shared by every test of a file). */
+export function uniqueEmail(externalId: string): string {
+  return `${externalId}.${randomBytes(4).toString('hex')}@example.test`;
+}
+
+/** The same instant as `iso`, in the canonical `toISOString` form (ms precision, `Z`). */
+export function isoOf(iso: string): string {
+  return new Date(iso).toISOString();
+}
+
+export async function createTrigger(
+  t: TestNudge,
+  secret: string,
+  input: Record<string, unknown>,
+): Promise<string> {
+  const data = await t.ok<{ createTrigger: { id: string } }>(
+    secret,
+    `mutation($i: CreateTriggerInput!) { createTrigger(input: $i) { id } }`,
+    { i: input },
+  );
+  return data.createTrigger.id;
+}
+
+export async function identify(
+  t: TestNudge,
+  secret: string,
+  externalId: string,
+  email: string,
+): Promise<void> {
+  await t.ok(secret, `mutation($i: IdentifyInput!) { identify(input: $i) { id } }`, {
+    i: { externalId, email },
+  });
+}
+
+const TRACK = `mutation($i: TrackInput!) { track(input: $i) { eventId duplicate } }`;
+
+/** `track` as sent; the caller inspects `data` or `errors`. */
+export function trackRaw(
+  t: TestNudge,
+  secret: string,
+  input: TrackArgs,
+): Promise<GraphQLResponse<{ track: TrackResult }>> {
+  return t.request<{ track: TrackResult }>(secret, TRACK, { i: input });
+}
+
+/** `track` that must succeed. */
+export async function track(t: TestNudge, secret: string, input: TrackArgs): Promise<TrackResult> {
+  const data = await t.ok<{ track: TrackResult }>(secret, TRACK, { i: input });
+  return data.track;
+}
+
+/** Every message matching the filter, oldest first (follows the Relay cursor to the end). */
+export async function listMessages(
+  t: TestNudge,
+  secret: string,
+  filter: { triggerId?: string; customerExternalId?: string },
+): Promise<MessageNode[]> {
+  const all: MessageNode[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const data: any = await t.ok(
+      secret,
+      `query($triggerId: ID, $customerExternalId: String, $after: String) {
+         messages(triggerId: $triggerId, customerExternalId: $customerExternalId, first: 100, after: $after) {
+           edges { node { id channel status suppressionReason to subject stepIndex scheduledFor sentAt
+                          trigger { id } customer { externalId } } }
+           pageInfo { hasNextPage endCursor }
+         }
+       }`,
+      { ...filter, after },
+    );
+    all.push(...data.messages.edges.map((e: { node: MessageNode }) => e.node));
+    if (!data.messages.pageInfo.hasNextPage) return all;
+    after = data.messages.pageInfo.endCursor;
+  }
+}
+
+/** The customer's stored events, oldest first; throws if the customer does not exist. */
+export async function customerEvents(
+  t: TestNudge,
+  secret: string,
+  externalId: string,
+): Promise<EventNode[]> {
+  const all: EventNode[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const data: any = await t.ok(
+      secret,
+      `query($externalId: String!, $after: String) {
+         customer(externalId: $externalId) {
+           events(first: 100, after: $after) {
+             edges { node { id name properties occurredAt messageId } }
+             pageInfo { hasNextPage endCursor }
+           }
+         }
+       }`,
+      { externalId, after },
+    );
+    if (!data.customer) throw new Error(`customer ${externalId} not found`);
+    all.push(...data.customer.events.edges.map((e: { node: EventNode }) => e.node));
+    if (!data.customer.events.pageInfo.hasNextPage) return all;
+    after = data.customer.events.pageInfo.endCursor;
+  }
+}
+
+/** Mail the sink received for one address, once every message in flight is parsed. */
+export async function mailsTo(smtp: SmtpSink, address: string): Promise<ReceivedMail[]> {
+  await smtp.settle();
+  return smtp.received.filter((m) => m.to.includes(address));
+}
