@@ -4,14 +4,10 @@ import { ManualClock, SystemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { Database } from './platform/database';
-import {
-  EMBEDDED_MAX_CONNECTIONS,
-  startEmbeddedPostgres,
-  type EmbeddedPostgres,
-} from './platform/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './platform/embedded-postgres';
 import { connectRedis, type Redis } from './platform/redis';
 import { MemoryBus, RedisBus, type Bus } from './platform/bus';
-import { ApiKeyService } from './tenancy/api-key.service';
+import { API_KEY_REVOKED, ApiKeyService } from './tenancy/api-key.service';
 import { TenantService } from './tenancy/tenant.service';
 import { TriggerCatalog } from './engine/triggers/trigger-catalog';
 import { TRIGGERS_CHANGED, TriggerService } from './engine/triggers/trigger.service';
@@ -96,7 +92,10 @@ export async function startNudge(
     }
     const db = await Database.connect({
       url: config.databaseUrl ?? embedded!.url,
-      poolSize: embedded ? EMBEDDED_MAX_CONNECTIONS : 10,
+      // PGlite is one single-threaded backend behind its socket server; concurrent
+      // connection start-up there has failed with "portal does not exist", so trial mode
+      // funnels every query through one connection.
+      poolSize: embedded ? 1 : config.dbPoolSize,
     });
     closers.push(() => db.close());
     const applied = await db.migrate();
@@ -147,7 +146,7 @@ export async function startNudge(
       log,
     );
 
-    const apiKeys = new ApiKeyService(db, config.keyPepper);
+    const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
     const services: Services = {
       tenants: new TenantService(db, apiKeys),
       apiKeys,
@@ -198,6 +197,9 @@ export async function startNudge(
       config.port,
     );
     closers.push(() => http.stop());
+    await bus.subscribe(API_KEY_REVOKED, (payload) =>
+      http.closeConnectionsOfKey((payload as { apiKeyId: string }).apiKeyId),
+    );
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host}:${port}/graphql`;

@@ -27,6 +27,8 @@ export interface Config {
   role: 'all' | 'api' | 'worker';
   /** How far in the future an event's `occurredAt` may lie, relative to the service clock. */
   maxFutureSkewMs: number;
+  /** PostgreSQL connections per process (1 with embedded PostgreSQL). */
+  dbPoolSize: number;
 }
 
 /** Used only in trial mode, where nothing is reachable from outside the machine by default. */
@@ -86,6 +88,7 @@ const envSchema = z.object({
   NUDGE_TIMER_POLL_MS: intIn(5, 60_000, 50),
   NUDGE_ROLE: z.enum(['all', 'api', 'worker'], { message: 'all, api or worker' }).default('all'),
   NUDGE_MAX_FUTURE_SKEW_MS: intIn(0, 7 * 24 * 3_600_000, 24 * 3_600_000),
+  NUDGE_DB_POOL_SIZE: intIn(1, 200, 10),
 });
 
 /** Thrown when the environment is invalid; the message names every bad variable. */
@@ -143,5 +146,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     timerPollMs: e.NUDGE_TIMER_POLL_MS,
     role: e.NUDGE_ROLE,
     maxFutureSkewMs: e.NUDGE_MAX_FUTURE_SKEW_MS,
+    dbPoolSize: e.NUDGE_DB_POOL_SIZE,
   });
 }

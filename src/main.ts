@@ -23,7 +23,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // A stuck dependency must not keep the process alive forever.
+    setTimeout(() => process.exit(1), 15_000).unref();
     await nudge.stop();
+    log.info({ signal }, 'stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -31,6 +34,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`nudge: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  // A failed start is usually configuration (an unreachable DATABASE_URL, a taken PORT):
+  // say what failed; the stack only helps with LOG_LEVEL=debug.
+  const detail = process.env.LOG_LEVEL === 'debug' ? (err as Error).stack : (err as Error).message;
+  process.stderr.write(`nudge: failed to start: ${detail ?? String(err)}\n`);
   process.exit(1);
 });

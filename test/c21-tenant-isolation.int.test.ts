@@ -421,16 +421,36 @@ describe('C21 tenant isolation', () => {
       expect(error.code).toBe(4403);
     });
 
-    it('a revoked key’s connection is closed with 4403', async () => {
+    it('revoking a key closes its open subscription with 4403, and it cannot reconnect', async () => {
       const { beta } = await setUpPair(IMMEDIATE_TRIGGER);
+      const reader = await t.ok<any>(
+        beta.secret,
+        `mutation { createApiKey(input: { name: "dashboard", scopes: [READ] }) { apiKey { id } secret } }`,
+      );
+      const received = collect<any>(open(reader.createApiKey.secret), FIRED);
+      await untilLive(beta.secret, received);
+
       await t.ok(beta.secret, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, {
-        id: beta.apiKeyId,
+        id: reader.createApiKey.apiKey.id,
       });
-      const received = collect<any>(open(beta.secret), FIRED);
 
-      const error = (await received.waitForError()) as { code?: number };
+      expect(((await received.waitForError()) as { code?: number }).code).toBe(4403);
+      const again = collect<any>(open(reader.createApiKey.secret), FIRED);
+      expect(((await again.waitForError()) as { code?: number }).code).toBe(4403);
+    });
 
-      expect(error.code).toBe(4403);
+    it('the last active ADMIN key cannot be revoked (CONFLICT), so a tenant never locks itself out', async () => {
+      const { beta } = await setUpPair(IMMEDIATE_TRIGGER);
+      const result = await t.request(
+        beta.secret,
+        `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`,
+        {
+          id: beta.apiKeyId,
+        },
+      );
+      expect(result.errors?.[0].extensions?.code).toBe('CONFLICT');
+      expect(result.errors?.[0].extensions?.reason).toBe('LAST_ADMIN_KEY');
+      await t.ok(beta.secret, `{ tenant { id } }`);
     });
 
     it('with a triggerId filter, only that trigger’s firings arrive', async () => {

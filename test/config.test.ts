@@ -48,6 +48,7 @@ describe('config', () => {
         timerPollMs: 50,
         role: 'all',
         maxFutureSkewMs: 24 * 3_600_000,
+        dbPoolSize: 10,
       });
     });
 

@@ -41,6 +41,8 @@ export default async function globalSetup(): Promise<void> {
     );
     (globalThis as Record<string, unknown>).__nudgeEmbeddedPg = embedded;
     process.env.NUDGE_TEST_DATABASE_URL = embedded.url;
+    // One connection per instance: the embedded server takes few, and not concurrently.
+    process.env.NUDGE_TEST_DB_POOL_SIZE = '1';
     pgKind = 'embedded PostgreSQL (PGlite) — real server not reachable';
   }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
-/** Connections the embedded server accepts; the pool's `max` must equal it (STACK.md #14). */
+/** Connections the embedded server accepts (the trial pool uses one; tools may add more). */
 export const EMBEDDED_MAX_CONNECTIONS = 8;
 
 export interface EmbeddedPostgres {

@@ -75,6 +75,7 @@ export class CustomerResolver {
     return ctx.services.customers.getByExternalId(tenantOf(ctx), externalId);
   }
 
+  @Authorized('READ')
   @FieldResolver(() => EventConnection)
   async events(
     @Root() customer: Customer,
@@ -89,6 +90,7 @@ export class CustomerResolver {
     );
   }
 
+  @Authorized('READ')
   @FieldResolver(() => MessageConnection)
   async messages(
     @Root() customer: Customer,

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType, Int } from 'type-graphql';
+import { Authorized, Field, ID, InputType, ObjectType, Int } from 'type-graphql';
 import { JSONScalar } from './scalars';
 import { Connection } from './connection';
 import { Channel, MessageStatus } from './enums';
@@ -26,7 +26,11 @@ export class Event {
 
 export const EventConnection = Connection(Event, 'Event');
 
-@ObjectType({ description: 'A customer of the tenant, known by the tenant’s own id.' })
+@ObjectType({
+  description:
+    'A customer of the tenant, known by the tenant’s own id. Personal fields need scope READ ' +
+    '(an INGEST key sees only id and externalId).',
+})
 export class Customer {
   @Field(() => ID)
   id: string;
@@ -34,18 +38,23 @@ export class Customer {
   @Field()
   externalId: string;
 
+  @Authorized('READ')
   @Field(() => String, { nullable: true })
   email: string | null;
 
+  @Authorized('READ')
   @Field(() => String, { nullable: true })
   phone: string | null;
 
+  @Authorized('READ')
   @Field(() => String, { nullable: true })
   timezone: string | null;
 
+  @Authorized('READ')
   @Field(() => String, { nullable: true })
   locale: string | null;
 
+  @Authorized('READ')
   @Field(() => JSONScalar)
   traits: Record<string, unknown>;
 

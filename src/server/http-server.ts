@@ -3,7 +3,7 @@ import http, { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { GraphQLSchema } from 'graphql';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from '../logger';
 import type { RequestContext } from '../resolvers/context';
@@ -28,6 +28,8 @@ export interface HttpServerOptions {
 
 export interface RunningServer {
   server: http.Server;
+  /** Closes the subscriptions opened with a key that has just been revoked (code 4403). */
+  closeConnectionsOfKey(apiKeyId: string): void;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startHttpServer(
   const { schema, authenticator, log } = options;
   const server = http.createServer();
   const wss = new WebSocketServer({ server, path: '/graphql' });
+  const socketsByKey = new Map<string, Set<WebSocket>>();
   const wsServer = useServer<Record<string, unknown>, { context?: RequestContext }>(
     {
       schema,
@@ -60,6 +63,16 @@ export async function startHttpServer(
           kind: 'tenant',
           tenant: { ...principal.tenant, requestId, log: child },
         });
+        const keyId = principal.tenant.apiKeyId;
+        if (keyId) {
+          const sockets = socketsByKey.get(keyId) ?? new Set<WebSocket>();
+          sockets.add(ctx.extra.socket);
+          socketsByKey.set(keyId, sockets);
+          ctx.extra.socket.once('close', () => {
+            sockets.delete(ctx.extra.socket);
+            if (sockets.size === 0) socketsByKey.delete(keyId);
+          });
+        }
         return true;
       },
       context: (ctx) => ctx.extra.context as unknown as Record<string, unknown>,
@@ -71,6 +84,8 @@ export async function startHttpServer(
     schema,
     introspection: !options.isProduction,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown (timers, pools, embedded PostgreSQL); a second stop() never returns.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
@@ -178,6 +193,9 @@ export async function startHttpServer(
 
   return {
     server,
+    closeConnectionsOfKey(apiKeyId) {
+      for (const socket of socketsByKey.get(apiKeyId) ?? []) socket.close(4403, 'Forbidden');
+    },
     async stop() {
       await apollo.stop();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,5 +1,9 @@
-import { BadInputError, NotFoundError } from '../errors';
+import { BadInputError, ConflictError, NotFoundError } from '../errors';
 import { Database, Tx, rows } from '../platform/database';
+import type { Bus } from '../platform/bus';
+
+/** Announced when a key is revoked, so every instance closes its open subscriptions. */
+export const API_KEY_REVOKED = 'api-key-revoked';
 import { API_SCOPES, ApiScope } from './scopes';
 import { hashSecret, newApiKeySecret, prefixOf, safeEqual } from './secrets';
 import type { TenantContext } from './tenant-context';
@@ -46,6 +50,7 @@ export class ApiKeyService {
   constructor(
     private readonly db: Database,
     private readonly pepper: string,
+    private readonly bus: Bus,
   ) {}
 
   /** Creates a key for the context's tenant. Throws BAD_USER_INPUT for bad names or scopes. */
@@ -81,18 +86,40 @@ export class ApiKeyService {
     return { apiKey: toView(row), secret };
   }
 
-  /** Revokes a key of the context's tenant; another tenant's key is NOT_FOUND. Idempotent. */
+  /**
+   * Revokes a key of the context's tenant at once, including its open subscriptions on every
+   * instance. Another tenant's key is NOT_FOUND. Idempotent. The tenant's last active ADMIN
+   * key cannot be revoked (CONFLICT): nobody could create keys any more.
+   */
   async revoke(ctx: TenantContext, id: string): Promise<ApiKeyView> {
     if (!UUID.test(id)) throw new NotFoundError('api key', 'id');
-    const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows<ApiKeyRow>(
+    const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
+      const active = await rows<ApiKeyRow>(
+        tx,
+        `SELECT * FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL FOR UPDATE`,
+        [ctx.tenantId],
+      );
+      const target = active.find((k) => k.id === id);
+      const otherAdmins = active.filter((k) => k.id !== id && k.scopes.includes('ADMIN'));
+      if (target?.scopes.includes('ADMIN') && otherAdmins.length === 0) {
+        throw new ConflictError(
+          'this is the last active ADMIN key; create another ADMIN key first',
+          {
+            field: 'id',
+            reason: 'LAST_ADMIN_KEY',
+          },
+        );
+      }
+      const [revoked] = await rows<ApiKeyRow>(
         tx,
         `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
          WHERE tenant_id = $1 AND id = $2 RETURNING *`,
         [ctx.tenantId, id],
-      ),
-    );
+      );
+      return revoked;
+    });
     if (!row) throw new NotFoundError('api key', 'id');
+    await this.bus.publish(API_KEY_REVOKED, { apiKeyId: row.id });
     return toView(row);
   }
 

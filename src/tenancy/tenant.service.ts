@@ -72,8 +72,9 @@ export class TenantService {
   }
 
   /**
-   * Updates the tenant's default time zone and webhook URL. Setting a webhook URL for the
-   * first time creates the signing secret (read it once with `rotateWebhookSecret`).
+   * Updates the tenant's default time zone and webhook URL (`""` clears it; null or absent
+   * leaves it). Setting a webhook URL for the first time creates the signing secret (read it
+   * with `rotateWebhookSecret`).
    */
   async updateSettings(
     ctx: TenantContext,
@@ -83,14 +84,17 @@ export class TenantService {
       input.timezone == null
         ? null
         : guard(() => checkTimezone(input.timezone!, 'timezone'), 'input');
-    const webhookUrl = input.webhookUrl == null ? null : checkWebhookUrl(input.webhookUrl);
+    const clearWebhook = input.webhookUrl === '';
+    const webhookUrl =
+      input.webhookUrl == null || clearWebhook ? null : checkWebhookUrl(input.webhookUrl);
     const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
       rows(
         tx,
-        `UPDATE tenants SET timezone = COALESCE($2, timezone), webhook_url = COALESCE($3, webhook_url),
+        `UPDATE tenants SET timezone = COALESCE($2, timezone),
+           webhook_url = CASE WHEN $5 THEN NULL ELSE COALESCE($3, webhook_url) END,
            webhook_secret = COALESCE(webhook_secret, $4)
          WHERE id = $1 RETURNING *`,
-        [ctx.tenantId, timezone, webhookUrl, newWebhookSecret()],
+        [ctx.tenantId, timezone, webhookUrl, newWebhookSecret(), clearWebhook],
       ),
     )) as TenantRow[];
     return toView(row);
@@ -121,6 +125,13 @@ function checkWebhookUrl(url: string): string {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
     throw new BadInputError('input.webhookUrl', 'expected an http or https URL');
   }
+  if (parsed.username || parsed.password) {
+    throw new BadInputError(
+      'input.webhookUrl',
+      'must not contain credentials; requests are signed instead',
+    );
+  }
+  // TODO(#4): refuse private and link-local targets outside trial mode (SSRF).
   return parsed.toString();
 }
 

@@ -81,6 +81,9 @@ export async function startTestNudge(options: HarnessOptions = {}): Promise<Test
     NUDGE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'nudge-test-')),
     NUDGE_KEY_PEPPER: 'test-pepper-0123456789',
     ...(process.env.NUDGE_TEST_REDIS_URL ? { REDIS_URL: process.env.NUDGE_TEST_REDIS_URL } : {}),
+    ...(process.env.NUDGE_TEST_DB_POOL_SIZE
+      ? { NUDGE_DB_POOL_SIZE: process.env.NUDGE_TEST_DB_POOL_SIZE }
+      : {}),
     ...options.env,
   };
   const config = loadConfig(env);

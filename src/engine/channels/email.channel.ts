@@ -23,7 +23,8 @@ export class EmailChannel implements ChannelAdapter {
     this.isFileOutbox = options.smtpUrl === null;
     this.transport = this.isFileOutbox
       ? nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
-      : nodemailer.createTransport(options.smtpUrl!);
+      : // A pool reuses SMTP connections across messages instead of one handshake each.
+        nodemailer.createTransport({ pool: true, maxConnections: 4, url: options.smtpUrl! });
   }
 
   async deliver(message: OutboundMessage): Promise<DeliveryResult> {

@@ -10,6 +10,7 @@ import type { TimerRunner } from '../timers/timer-runner';
 import { upsertCustomers } from './customer.service';
 import { checkExternalId, checkJsonObject } from './validation';
 import { checkStorableText } from '../../validation';
+import { canonicalJson } from '../../json';
 
 export interface TrackCommand {
   customerExternalId: string;
@@ -252,18 +253,4 @@ export class IngestService {
             };
     }
   }
-}
-
-/** JSON with object keys sorted at every level: equal data, equal text, whatever the order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .map(
-        (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
-      );
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

@@ -70,7 +70,11 @@ export class StepEngine {
     let status: MessageStatus = to ? 'QUEUED' : 'SUPPRESSED';
     let suppressionReason: string | null = to ? null : 'INVALID_ADDRESS';
     let failure: string | null = null;
-    let rendered = { subject: null as string | null, body: '', html: null as string | null };
+    let rendered = {
+      subject: null as string | null,
+      body: null as string | null,
+      html: null as string | null,
+    };
     if (to) {
       try {
         rendered = await renderTemplate(step.template, {

@@ -12,6 +12,7 @@ import {
 } from './trigger-definition';
 import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
+import { canonicalJson } from '../../json';
 
 export interface TriggerView {
   id: string;
@@ -109,7 +110,8 @@ export class TriggerService {
       const status = input.status ? checkStatus(input.status) : current.status;
       const merged = mergeDefinitionInput(current.definition, input);
       const definition = parseAt(merged);
-      const changed = JSON.stringify(definition) !== JSON.stringify(current.definition);
+      // jsonb does not keep key order: compare canonical forms, or every save looks like a change.
+      const changed = canonicalJson(definition) !== canonicalJson(current.definition);
       const version = changed ? current.version + 1 : current.version;
 
       const [updated] = await rows<TriggerRow>(
