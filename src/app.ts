@@ -131,7 +131,7 @@ export async function startNudge(
     const delivery = new DeliveryService(db, clock, channels, log);
     closers.push(() => delivery.close());
     const applier = new EffectsApplier(timerIndex, delivery, bus, log);
-    const processor = new TimerProcessor(db, clock, enrollments, steps, applier);
+    const processor = new TimerProcessor(db, clock, enrollments, steps, applier, log);
     const timers = new TimerRunner(
       db,
       timerIndex,

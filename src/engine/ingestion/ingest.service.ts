@@ -85,7 +85,7 @@ export class IngestService {
       await this.db.withTenant(ctx.tenantId, (tx) =>
         this.store(tx, ctx.tenantId, valid, nowMs, results, effects),
       );
-      await this.applier.apply(effects);
+      await this.applier.apply(effects, ctx.log);
       if (effects.timersToSchedule.length > 0) await this.timers.kick();
     }
     ctx.log.debug(

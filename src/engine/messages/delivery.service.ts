@@ -40,7 +40,7 @@ export class DeliveryService {
     this.adapters = new Map(adapters.map((a) => [a.channel, a]));
   }
 
-  async deliver(tenantId: string, messageId: string): Promise<void> {
+  async deliver(tenantId: string, messageId: string, log: Logger = this.log): Promise<void> {
     const [message] = await this.db.withTenant(tenantId, (tx) =>
       rows<PendingMessageRow>(
         tx,
@@ -75,7 +75,7 @@ export class DeliveryService {
           [tenantId, messageId, new Date(this.clock.nowMs())],
         ),
       );
-      this.log.info({ ...fields, durationMs: Date.now() - started }, 'step delivered');
+      log.info({ ...fields, durationMs: Date.now() - started }, 'step delivered');
       return;
     }
     // TODO(#4): retry transient failures with backoff under the same idempotency key.
@@ -86,7 +86,7 @@ export class DeliveryService {
         [tenantId, messageId, result.reason],
       ),
     );
-    this.log.warn(
+    log.warn(
       {
         ...fields,
         code: result.permanent ? 'PERMANENT' : 'TRANSIENT',

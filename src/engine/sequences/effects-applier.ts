@@ -20,17 +20,18 @@ export class EffectsApplier {
     private readonly log: Logger,
   ) {}
 
-  async apply(effects: Effects): Promise<void> {
+  /** `log` carries the caller's binding (requestId for ingestion, timerId for timers). */
+  async apply(effects: Effects, log: Logger = this.log): Promise<void> {
     await this.index.unschedule(effects.timersToUnschedule);
     await this.index.schedule(effects.timersToSchedule);
     for (const { tenantId, messageId } of effects.messagesToDeliver) {
-      await this.delivery.deliver(tenantId, messageId);
+      await this.delivery.deliver(tenantId, messageId, log);
     }
     for (const firing of effects.firings) {
       await this.bus
         .publish(TRIGGER_FIRED, firing)
         .catch((err: Error) =>
-          this.log.warn(
+          log.warn(
             { tenantId: firing.tenantId, triggerId: firing.triggerId, err },
             'firing not announced',
           ),

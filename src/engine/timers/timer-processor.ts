@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock';
+import type { Logger } from '../../logger';
 import { Database, rows } from '../../platform/database';
 import { Effects } from '../sequences/effects';
 import type { EffectsApplier } from '../sequences/effects-applier';
@@ -24,6 +25,7 @@ export class TimerProcessor {
     private readonly enrollments: EnrollmentEngine,
     private readonly steps: StepEngine,
     private readonly applier: EffectsApplier,
+    private readonly log: Logger,
   ) {}
 
   async fire(timerId: string): Promise<TimerOutcome> {
@@ -81,7 +83,7 @@ export class TimerProcessor {
       );
       return 'fired';
     });
-    await this.applier.apply(effects);
+    await this.applier.apply(effects, this.log.child({ tenantId: meta.tenant_id, timerId }));
     return outcome;
   }
 }
