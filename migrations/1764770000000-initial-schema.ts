@@ -151,6 +151,8 @@ export class InitialSchema1764770000000 implements MigrationInterface {
         state text NOT NULL,
         created_at timestamptz(3) NOT NULL,
         fired_at timestamptz(3),
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
         UNIQUE (tenant_id, enrollment_id, kind, step_index)
       )`);
     await q.query(`CREATE INDEX timers_pending_due ON timers (due_at) WHERE state = 'PENDING'`);

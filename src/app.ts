@@ -19,6 +19,7 @@ import { EmailChannel } from './engine/channels/email.channel';
 import { WebhookChannel } from './engine/channels/webhook.channel';
 import type { ChannelAdapter } from './engine/channels/channel';
 import { DeliveryService } from './engine/messages/delivery.service';
+import { DeliveryQueue } from './engine/messages/delivery-queue';
 import { MessageService } from './engine/messages/message.service';
 import { CustomerService } from './engine/ingestion/customer.service';
 import { IngestService } from './engine/ingestion/ingest.service';
@@ -130,7 +131,9 @@ export async function startNudge(
     ];
     const delivery = new DeliveryService(db, clock, channels, log);
     closers.push(() => delivery.close());
-    const applier = new EffectsApplier(timerIndex, delivery, bus, log);
+    const deliveries = new DeliveryQueue(delivery, { perTenant: 4, total: 32 }, log);
+    closers.push(() => deliveries.drain());
+    const applier = new EffectsApplier(timerIndex, deliveries, bus, log, clock.kind === 'manual');
     const processor = new TimerProcessor(db, clock, enrollments, steps, applier, log);
     const timers = new TimerRunner(
       db,
@@ -158,9 +161,10 @@ export async function startNudge(
     };
 
     const pubSub = createPubSub();
-    await bus.subscribe(TRIGGERS_CHANGED, (payload) =>
-      catalog.invalidate((payload as { tenantId: string }).tenantId),
-    );
+    await bus.subscribe(TRIGGERS_CHANGED, (payload) => {
+      const { tenantId, triggerId } = payload as { tenantId: string; triggerId?: string };
+      catalog.invalidate(tenantId, triggerId);
+    });
     await bus.subscribe(TRIGGER_FIRED, (payload) => {
       const firing = payload as Firing;
       pubSub.publish(TRIGGER_FIRED_TOPIC, firing.tenantId, firing);

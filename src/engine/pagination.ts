@@ -12,6 +12,7 @@ export interface Page<T> {
 }
 
 const MAX_PAGE = 100;
+const MAX_SEQ = 9_223_372_036_854_775_807n;
 
 /** Opaque cursor: base64 of `seq:<n>`. Never an offset. */
 export function encodeCursor(seq: string): string {
@@ -30,7 +31,9 @@ export function pageRequest(
   if (!after) return { first: size, afterSeq: '0' };
   const decoded = Buffer.from(after, 'base64url').toString('utf8');
   const match = /^seq:(\d{1,19})$/.exec(decoded);
-  if (!match) throw new BadInputError('after', 'not a cursor returned by this API');
+  if (!match || BigInt(match[1]) > MAX_SEQ) {
+    throw new BadInputError('after', 'not a cursor returned by this API');
+  }
   return { first: size, afterSeq: match[1] };
 }
 

@@ -1,3 +1,4 @@
+import { findUnstorableText } from '../validation';
 import { BadInputError, ConflictError, NotFoundError } from '../errors';
 import { Database, Tx, rows } from '../platform/database';
 import type { Bus } from '../platform/bus';
@@ -59,7 +60,7 @@ export class ApiKeyService {
     input: { name: string; scopes: ApiScope[] },
   ): Promise<{ apiKey: ApiKeyView; secret: string }> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200 || name.includes('\u0000')) {
+    if (name.length === 0 || name.length > 200 || findUnstorableText(name)) {
       throw new BadInputError('input.name', 'expected 1 to 200 characters');
     }
     if (input.scopes.length === 0) {

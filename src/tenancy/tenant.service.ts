@@ -1,3 +1,4 @@
+import { findUnstorableText } from '../validation';
 import { BadInputError, InputProblem, NotFoundError } from '../errors';
 import { Database, rows } from '../platform/database';
 import { ApiKeyService, ApiKeyView } from './api-key.service';
@@ -45,7 +46,7 @@ export class TenantService {
     timezone?: string | null;
   }): Promise<{ tenant: TenantView; apiKey: ApiKeyView; secret: string }> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200 || name.includes('\u0000')) {
+    if (name.length === 0 || name.length > 200 || findUnstorableText(name)) {
       throw new BadInputError('input.name', 'expected 1 to 200 characters');
     }
     const timezone = guard(() => checkTimezone(input.timezone ?? 'UTC', 'timezone'), 'input');
@@ -116,6 +117,8 @@ function newWebhookSecret(): string {
 }
 
 function checkWebhookUrl(url: string): string {
+  if (url.length > 2048)
+    throw new BadInputError('input.webhookUrl', 'longer than 2,048 characters');
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -6,6 +6,7 @@ import { checkTimezone } from '../../tenancy/timezone';
 import { InputProblem } from '../../errors';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { checkExternalId, checkJsonObject } from './validation';
+import { findUnstorableText } from '../../validation';
 
 export interface CustomerRow {
   id: string;
@@ -64,7 +65,7 @@ export const toCustomerView = (r: CustomerRow): CustomerView => ({
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 const PHONE = /^\+[1-9]\d{6,14}$/;
-const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,5}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Customers: identified by the tenant's own external id, created on first sight. */
@@ -81,7 +82,7 @@ export class CustomerService {
   async identify(ctx: TenantContext, input: IdentifyCommand): Promise<CustomerView> {
     const externalId = at('input', () => checkExternalId(input.externalId, 'externalId'));
     const email = input.email == null ? null : input.email.trim();
-    if (email !== null && (!EMAIL.test(email) || email.includes('\u0000'))) {
+    if (email !== null && (!EMAIL.test(email) || findUnstorableText(email))) {
       throw new BadInputError('input.email', 'expected an email address such as ada@example.com');
     }
     if (input.phone != null && !PHONE.test(input.phone)) {
@@ -127,6 +128,7 @@ export class CustomerService {
   }
 
   async getByExternalId(ctx: TenantContext, externalId: string): Promise<CustomerView | null> {
+    if (externalId.length > 255 || findUnstorableText(externalId)) return null;
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND external_id = $2', [
         ctx.tenantId,

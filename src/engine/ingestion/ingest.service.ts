@@ -80,13 +80,35 @@ export class IngestService {
       }
     });
 
-    const effects = new Effects();
+    let effects = new Effects();
     if (valid.length > 0) {
-      await this.db.withTenant(ctx.tenantId, (tx) =>
-        this.store(tx, ctx.tenantId, valid, nowMs, results, effects),
-      );
-      await this.applier.apply(effects, ctx.log);
-      if (effects.timersToSchedule.length > 0) await this.timers.kick();
+      // A deadlock (rare: rows are inserted in messageId order) rolls back and is retried.
+      for (let attempt = 1; ; attempt++) {
+        effects = new Effects();
+        try {
+          await this.db.withTenant(ctx.tenantId, (tx) =>
+            this.store(tx, ctx.tenantId, valid, nowMs, results, effects),
+          );
+          break;
+        } catch (err) {
+          if (!isDeadlock(err) || attempt >= 3) throw err;
+          ctx.log.warn(
+            { tenantId: ctx.tenantId, attempt, code: 'DEADLOCK_RETRIED' },
+            'ingest retried',
+          );
+        }
+      }
+      // The events are committed: from here on nothing may turn the call into an error, or a
+      // client would retry what was stored. Pending timers are re-indexed by the sweeper.
+      try {
+        await this.applier.apply(effects, ctx.log);
+        if (effects.timersToSchedule.length > 0) await this.timers.kick();
+      } catch (err) {
+        ctx.log.error(
+          { tenantId: ctx.tenantId, err, code: 'POST_COMMIT_EFFECTS_FAILED' },
+          'effects after ingest failed; events are stored',
+        );
+      }
     }
     ctx.log.debug(
       {
@@ -187,6 +209,9 @@ export class IngestService {
       `SELECT nextval(pg_get_serial_sequence('events', 'id'))::text AS id FROM generate_series(1, $1)`,
       [items.length],
     );
+    // Insert in messageId order: two batches sharing ids take their locks in the same order
+    // and cannot deadlock on them. Reactions below still follow the input order.
+    const order = items.map((_, k) => k).sort((a, b) => byMessageId(items[a], items[b]));
     const inserted = await rows<{ id: string }>(
       tx,
       `INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at, received_at, message_id, payload_hash)
@@ -198,13 +223,13 @@ export class IngestService {
       [
         tenantId,
         new Date(nowMs),
-        ids.map((r) => r.id),
-        items.map((i) => customers.get(i.externalId)!.id),
-        items.map((i) => i.name),
-        items.map((i) => JSON.stringify(i.properties)),
-        items.map((i) => new Date(i.occurredAtMs)),
-        items.map((i) => i.messageId),
-        items.map((i) => i.payloadHash),
+        order.map((k) => ids[k].id),
+        order.map((k) => customers.get(items[k].externalId)!.id),
+        order.map((k) => items[k].name),
+        order.map((k) => JSON.stringify(items[k].properties)),
+        order.map((k) => new Date(items[k].occurredAtMs)),
+        order.map((k) => items[k].messageId),
+        order.map((k) => items[k].payloadHash),
       ],
     );
     const insertedIds = new Set(inserted.map((r) => r.id));
@@ -253,4 +278,17 @@ export class IngestService {
             };
     }
   }
+}
+
+/** Items with a messageId first, by messageId; the rest keep their order. */
+function byMessageId(a: ValidItem, b: ValidItem): number {
+  if (a.messageId === null || b.messageId === null) {
+    return (a.messageId === null ? 1 : 0) - (b.messageId === null ? 1 : 0) || a.index - b.index;
+  }
+  return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : a.index - b.index;
+}
+
+function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return (e.driverError?.code ?? e.code) === '40P01';
 }

@@ -1,4 +1,5 @@
 import { Database, rows } from '../../platform/database';
+import { findUnstorableText } from '../../validation';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { Page, PageRequest, pageOf } from '../pagination';
 import type { Channel } from '../triggers/trigger-definition';
@@ -82,6 +83,9 @@ export class MessageService {
     if (filter.triggerId && !UUID.test(filter.triggerId)) return { nodes: [], hasNextPage: false };
     if (filter.customerId && !UUID.test(filter.customerId))
       return { nodes: [], hasNextPage: false };
+    if (filter.customerExternalId && findUnstorableText(filter.customerExternalId)) {
+      return { nodes: [], hasNextPage: false };
+    }
     const found = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<MessageRow>(
         tx,

@@ -1,4 +1,5 @@
 import { Tx, rows } from '../../platform/database';
+import { canonicalJson } from '../../json';
 import type { CustomerRow } from '../ingestion/customer.service';
 import type { EvaluationSubject } from '../rules/evaluate';
 import type { CompiledTrigger, TriggerCatalog } from '../triggers/trigger-catalog';
@@ -95,7 +96,7 @@ export class EnrollmentEngine {
     if (!trigger.where(subjectOf(event, event.customer)).matched) return;
 
     const entryKey = definition.entryKey.length
-      ? JSON.stringify(definition.entryKey.map((p) => event.properties[p] ?? null))
+      ? canonicalJson(definition.entryKey.map((p) => event.properties[p] ?? null))
       : '';
     const occurredAt = new Date(event.occurredAtMs);
 
@@ -361,5 +362,5 @@ function violates(trigger: CompiledTrigger, run: EnrollmentRow, event: StoredEve
 }
 
 function isDeepStrictEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }

@@ -1,4 +1,5 @@
 import { Tx, rows } from '../../platform/database';
+import { findUnstorableText } from '../../validation';
 import { renderTemplate } from '../channels/templates';
 import type { CustomerRow } from '../ingestion/customer.service';
 import type { TriggerCatalog } from '../triggers/trigger-catalog';
@@ -100,6 +101,12 @@ export class StepEngine {
         suppressionReason = null;
         failure = `RENDER_ERROR: ${(err as Error).message}`.slice(0, 500);
       }
+      const problem = renderProblem(rendered);
+      if (status === 'QUEUED' && problem) {
+        status = 'FAILED';
+        failure = `RENDER_ERROR: ${problem}`;
+        rendered = { subject: null, body: null, html: null };
+      }
     }
 
     const [message] = await rows<{ id: string }>(
@@ -148,4 +155,24 @@ export class StepEngine {
       );
     }
   }
+}
+
+/** Largest rendered message (subject, body and HTML together) that is stored and sent. */
+const MAX_RENDERED_BYTES = 1_000_000;
+
+/** Why a rendered message cannot be stored or sent, or null. Filters can create any text. */
+function renderProblem(rendered: {
+  subject: string | null;
+  body: string | null;
+  html: string | null;
+}): string | null {
+  const found = findUnstorableText([rendered.subject, rendered.body, rendered.html]);
+  if (found) return `the rendered message ${found.problem}`;
+  const bytes = [rendered.subject, rendered.body, rendered.html].reduce(
+    (sum, part) => sum + (part ? Buffer.byteLength(part) : 0),
+    0,
+  );
+  return bytes > MAX_RENDERED_BYTES
+    ? `the rendered message is larger than ${MAX_RENDERED_BYTES} bytes`
+    : null;
 }

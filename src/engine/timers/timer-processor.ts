@@ -8,7 +8,10 @@ import type { StepEngine } from '../sequences/step.engine';
 import type { TimerRow } from './timer-store';
 
 /** What became of a claimed timer. `busy` is never returned: locks serialise instead. */
-export type TimerOutcome = 'fired' | 'skipped' | 'not-due';
+export type TimerOutcome = 'fired' | 'skipped' | 'not-due' | 'failed';
+
+/** After this many failed attempts a timer is parked as FAILED (a dead letter) and logged. */
+export const MAX_TIMER_ATTEMPTS = 5;
 
 /**
  * Fires one claimed timer. At-least-once claiming becomes exactly-once effect: the timer row
@@ -37,7 +40,29 @@ export class TimerProcessor {
     if (!meta) return 'skipped';
 
     const effects = new Effects();
-    const outcome = await this.db.withTenant(meta.tenant_id, async (tx): Promise<TimerOutcome> => {
+    const log = this.log.child({ tenantId: meta.tenant_id, timerId });
+    let outcome: TimerOutcome;
+    try {
+      outcome = await this.applyEffect(timerId, meta, effects);
+    } catch (err) {
+      await this.recordFailure(timerId, err as Error, log);
+      return 'failed';
+    }
+    try {
+      await this.applier.apply(effects, log);
+    } catch (err) {
+      // Committed already; the sweeper re-indexes pending timers from PostgreSQL.
+      log.error({ err, code: 'POST_COMMIT_EFFECTS_FAILED' }, 'timer effects after commit failed');
+    }
+    return outcome;
+  }
+
+  private async applyEffect(
+    timerId: string,
+    meta: { tenant_id: string; customer_id: string },
+    effects: Effects,
+  ): Promise<TimerOutcome> {
+    return this.db.withTenant(meta.tenant_id, async (tx): Promise<TimerOutcome> => {
       await rows(tx, 'SELECT 1 FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [
         meta.tenant_id,
         meta.customer_id,
@@ -83,7 +108,28 @@ export class TimerProcessor {
       );
       return 'fired';
     });
-    await this.applier.apply(effects, this.log.child({ tenantId: meta.tenant_id, timerId }));
-    return outcome;
+  }
+
+  /**
+   * Counts a failed attempt (its transaction rolled back, nothing of it happened). After
+   * `MAX_TIMER_ATTEMPTS` the timer is parked as FAILED, so one poisoned timer can never stall
+   * the others or retry forever.
+   */
+  private async recordFailure(timerId: string, err: Error, log: Logger): Promise<void> {
+    const [updated] = (await this.db.dataSource.query(
+      `UPDATE timers SET attempts = attempts + 1, last_error = $2,
+         state = CASE WHEN attempts + 1 >= $3 THEN 'FAILED' ELSE state END
+       WHERE id = $1 AND state = 'PENDING' RETURNING attempts, state`,
+      [timerId, `${err.name}: ${err.message}`.slice(0, 500), MAX_TIMER_ATTEMPTS],
+    )) as [Array<{ attempts: number; state: string }>, number];
+    const state = updated?.[0]?.state;
+    log.error(
+      {
+        err,
+        attempts: updated?.[0]?.attempts,
+        code: state === 'FAILED' ? 'TIMER_DEAD_LETTER' : 'TIMER_RETRY',
+      },
+      state === 'FAILED' ? 'timer failed for good; parked as FAILED' : 'timer failed; will retry',
+    );
   }
 }

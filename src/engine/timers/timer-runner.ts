@@ -138,7 +138,9 @@ export class TimerRunner {
     const nowMs = this.clock.nowMs();
     if (nowMs - this.lastSweepMs >= this.options.sweepMs) {
       this.lastSweepMs = nowMs;
-      const reindexed = await this.rebuildIndex(nowMs - this.options.leaseMs);
+      // Anything overdue by more than a poll or two should have fired: re-add it. A timer that
+      // is in fact leased right now is harmless to re-add (its row lock and state decide).
+      const reindexed = await this.rebuildIndex(nowMs - 1000);
       if (reindexed > 0)
         this.log.warn({ count: reindexed }, 'overdue timers re-indexed from PostgreSQL');
     }

@@ -72,8 +72,16 @@ export class TriggerCatalog {
     return this.compiled(triggerId, row.name, version, row.definition);
   }
 
-  invalidate(tenantId: string): void {
+  /**
+   * Drops the tenant's index, and the compiled versions of `triggerId` (they carry its name,
+   * which a rename changes without a new version).
+   */
+  invalidate(tenantId: string, triggerId?: string): void {
     this.tenants.delete(tenantId);
+    if (!triggerId) return;
+    for (const key of this.versions.keys()) {
+      if (key.startsWith(`${triggerId}:`)) this.versions.delete(key);
+    }
   }
 
   private compiled(

@@ -13,6 +13,7 @@ import {
 import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { canonicalJson } from '../../json';
+import { findUnstorableText } from '../../validation';
 
 export interface TriggerView {
   id: string;
@@ -133,7 +134,7 @@ export class TriggerService {
       if (changed) await insertVersion(tx, updated);
       return updated;
     });
-    await this.announce(ctx.tenantId);
+    await this.announce(ctx.tenantId, row.id);
     ctx.log.info(
       { tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: row.version },
       'trigger updated',
@@ -174,9 +175,9 @@ export class TriggerService {
     return row;
   }
 
-  private async announce(tenantId: string): Promise<void> {
-    this.catalog.invalidate(tenantId);
-    await this.bus.publish(TRIGGERS_CHANGED, { tenantId });
+  private async announce(tenantId: string, triggerId?: string): Promise<void> {
+    this.catalog.invalidate(tenantId, triggerId);
+    await this.bus.publish(TRIGGERS_CHANGED, { tenantId, triggerId });
   }
 }
 
@@ -226,7 +227,7 @@ function parseAt(input: TriggerDefinitionInput): TriggerDefinition {
 
 function checkName(name: string): string {
   const trimmed = (name ?? '').trim();
-  if (trimmed.length === 0 || trimmed.length > 200 || trimmed.includes('\u0000')) {
+  if (trimmed.length === 0 || trimmed.length > 200 || findUnstorableText(trimmed)) {
     throw new BadInputError('input.name', 'expected 1 to 200 characters');
   }
   return trimmed;
