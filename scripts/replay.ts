@@ -41,7 +41,7 @@ export const DEFAULT_REPLAY_FILE = path.resolve(
 
 /** After the last event the clock moves this far, past every 2 h deadline. */
 const FINAL_CLOCK_MARGIN_MS = 3 * 60 * 60 * 1000;
-const IDENTIFIES_PER_REQUEST = 100;
+const IDENTIFIES_PER_REQUEST = 10;
 const MAX_REJECTIONS_KEPT = 20;
 
 /** What to replay, and against which environment. */

@@ -1,5 +1,5 @@
 import type { GraphQLFormattedError } from 'graphql';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ErrorCode, NudgeError } from '../errors';
 import type { Logger } from '../logger';
@@ -16,9 +16,13 @@ const PROTOCOL_CODES = new Set([
 ]);
 
 /**
- * Passes Nudge's own errors and GraphQL's request errors through; masks everything else as
- * INTERNAL_SERVER_ERROR (no stack, no SQL) and logs the real error. For variable coercion
- * errors it adds `extensions.field` (e.g. `input.steps.0.delay`).
+ * The one error policy of both transports (Apollo's `formatError` hook and graphql-ws via
+ * `formatWsErrors`). Passes Nudge's own errors and GraphQL's request errors through; masks
+ * everything else as INTERNAL_SERVER_ERROR (no stack, no SQL) and logs the real error. For
+ * variable coercion errors it adds `extensions.field` (e.g. `input.steps.0.delay`).
+ *
+ * `formatted.extensions.code` is the code the transport assigned (Apollo's error classes, or
+ * `requestErrorCode` for graphql-ws); `error` is what was thrown.
  */
 export function formatError(
   formatted: GraphQLFormattedError,
@@ -26,11 +30,12 @@ export function formatError(
   log: Logger,
 ): GraphQLFormattedError {
   const original = unwrapResolverError(error);
-  if (original instanceof NudgeError) {
+  const nudgeError = nudgeErrorOf(original);
+  if (nudgeError) {
     return {
-      message: original.message,
+      message: nudgeError.message,
       path: formatted.path,
-      extensions: { ...original.extensions },
+      extensions: { ...nudgeError.extensions },
     };
   }
   const code = formatted.extensions?.code;
@@ -44,12 +49,72 @@ export function formatError(
       extensions: { code, ...(field ? { field } : {}) },
     };
   }
-  log.error({ err: original, path: formatted.path }, 'internal error');
+  log.error({ err: causeOf(original), path: formatted.path }, 'internal error');
   return {
     message: 'internal error; the service logged the details',
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/**
+ * Where a graphql-ws error comes from, since graphql-ws (unlike Apollo) assigns no codes:
+ * `subscribe` errors arrive before execution (parse, validation, limits, or a stream that
+ * failed), `next` errors come with an execution result.
+ */
+export type WsErrorStage = 'subscribe' | 'next';
+
+/**
+ * graphql-ws counterpart of Apollo's error pipeline: gives graphql-js's own request errors
+ * the code Apollo would give them, then applies `formatError`. Internal errors carry the
+ * connection's `requestId`, as they do over HTTP.
+ */
+export function formatWsErrors(
+  errors: readonly GraphQLError[],
+  stage: WsErrorStage,
+  log: Logger,
+  requestId: string | undefined,
+): GraphQLFormattedError[] {
+  return errors.map((error) => {
+    const json = error.toJSON();
+    const code = json.extensions?.code ?? requestErrorCode(error, stage);
+    const formatted = formatError(
+      code === undefined ? json : { ...json, extensions: { ...json.extensions, code } },
+      error,
+      log,
+    );
+    if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR || !requestId)
+      return formatted;
+    return { ...formatted, extensions: { ...formatted.extensions, requestId } };
+  });
+}
+
+/**
+ * The code of an uncoded error that graphql-js raised about the request itself, or
+ * undefined when the error is not one (it is then masked). Mirrors Apollo: a variable that
+ * does not coerce is `BAD_USER_INPUT`; a validation error before execution is
+ * `GRAPHQL_VALIDATION_FAILED`. An error wrapping a thrown value (`originalError`) is never a
+ * request error, which also covers a subscription stream that failed mid-way.
+ */
+function requestErrorCode(error: GraphQLError, stage: WsErrorStage): string | undefined {
+  if (!error.path && error.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION) return 'BAD_USER_INPUT';
+  if (error.path || error.originalError) return undefined;
+  return stage === 'subscribe' ? 'GRAPHQL_VALIDATION_FAILED' : undefined;
+}
+
+/** A NudgeError thrown by a resolver, or wrapped once more by graphql-ws's stream handling. */
+function nudgeErrorOf(original: unknown): NudgeError | null {
+  if (original instanceof NudgeError) return original;
+  if (original instanceof GraphQLError && original.originalError instanceof NudgeError)
+    return original.originalError;
+  return null;
+}
+
+/** The thrown value behind wrappers, so the log line shows the real stack. */
+function causeOf(original: unknown): unknown {
+  return original instanceof GraphQLError && original.originalError
+    ? original.originalError
+    : original;
 }
 
 /**

@@ -2,12 +2,18 @@ import { randomUUID } from 'node:crypto';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { WebSocket, WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from '../logger';
 import type { RequestContext } from '../resolvers/context';
-import { formatError } from './format-error';
+import { formatError, formatWsErrors, type WsErrorStage } from './format-error';
+import {
+  PARSE_OPTIONS,
+  limitValidationRules,
+  oneTrackBatchPlugin,
+  prepareWsOperation,
+} from './request-limits';
 import type { Authenticator } from './authenticator';
 import { hasScope } from '../tenancy/scopes';
 
@@ -49,11 +55,18 @@ export async function startHttpServer(
   const wsServer = useServer<Record<string, unknown>, { context?: RequestContext }>(
     {
       schema,
+      // A hook that throws closes the socket; outside production graphql-ws would put the
+      // error's own message (driver or SQL text) in the close reason.
+      isProd: true,
       async onConnect(ctx) {
         const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const principal = await authenticator.fromHeader(
-          typeof auth === 'string' ? auth : undefined,
-        );
+        const principal = await authenticator
+          .fromHeader(typeof auth === 'string' ? auth : undefined)
+          .catch((err: unknown) => {
+            log.error({ err }, 'websocket authentication failed');
+            // graphql-ws closes the socket with 4500 and a generic reason (isProd above).
+            throw new Error('websocket authentication failed', { cause: err });
+          });
         // Subscriptions deliver tenant data: a key that may not read gets no connection.
         if (principal?.kind !== 'tenant' || !hasScope(principal.tenant.scopes, 'READ'))
           return false;
@@ -76,9 +89,27 @@ export async function startHttpServer(
         return true;
       },
       context: (ctx) => ctx.extra.context as unknown as Record<string, unknown>,
+      // Same parse, validation and request limits as HTTP; bad input answers with coded
+      // errors instead of closing the socket.
+      onSubscribe: (_ctx, _id, payload) => prepareWsOperation(schema, payload),
+      // Apollo's formatError does not see graphql-ws traffic: mask here too.
+      onNext(ctx, _id, _payload, _args, result) {
+        if (!result.errors?.length) return;
+        return { ...result, errors: formatForSocket(ctx.extra.context, result.errors, 'next') };
+      },
+      onError: (ctx, _id, _payload, errors) =>
+        formatForSocket(ctx.extra.context, errors, 'subscribe'),
     },
     wss,
   );
+
+  function formatForSocket(
+    context: RequestContext | undefined,
+    errors: readonly GraphQLError[],
+    stage: WsErrorStage,
+  ) {
+    return formatWsErrors(errors, stage, context?.log ?? log, context?.requestId);
+  }
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -87,7 +118,10 @@ export async function startHttpServer(
     // main.ts owns shutdown (timers, pools, embedded PostgreSQL); a second stop() never returns.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, log),
+    parseOptions: PARSE_OPTIONS,
+    validationRules: [...limitValidationRules],
     plugins: [
+      oneTrackBatchPlugin,
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       {
         async serverWillStart() {
