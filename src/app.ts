@@ -75,7 +75,8 @@ export async function startNudge(
           : `embedded (${path.resolve(config.dataDir, 'pg')})`,
         redis: config.redisUrl ? 'REDIS_URL' : 'in-process stand-ins',
       },
-      'trial mode: single process only, not for production; set DATABASE_URL and REDIS_URL to run for real',
+      'trial mode: single process only, not for production; ' +
+        'set DATABASE_URL and REDIS_URL to run for real',
     );
   }
 

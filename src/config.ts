@@ -109,18 +109,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
 
   if (isProduction && isTrial) {
     throw new ConfigError(
-      'invalid configuration\n  DATABASE_URL and REDIS_URL: both are required when NODE_ENV=production ' +
+      'invalid configuration\n  DATABASE_URL and REDIS_URL: both are ' +
+        'required when NODE_ENV=production ' +
         '(trial mode with embedded stand-ins is single-process and not for production)',
     );
   }
   if (!isTrial && !e.NUDGE_OPERATOR_TOKEN) {
     throw new ConfigError(
-      'invalid configuration\n  NUDGE_OPERATOR_TOKEN: required (at least 16 characters) when DATABASE_URL is set',
+      'invalid configuration\n  NUDGE_OPERATOR_TOKEN: required (at least 16 ' +
+        'characters) when DATABASE_URL is set',
     );
   }
   if (isProduction && !e.NUDGE_KEY_PEPPER) {
     throw new ConfigError(
-      'invalid configuration\n  NUDGE_KEY_PEPPER: required (at least 16 characters) when NODE_ENV=production',
+      'invalid configuration\n  NUDGE_KEY_PEPPER: required (at least 16 ' +
+        'characters) when NODE_ENV=production',
     );
   }
   if (isProduction && e.NUDGE_CLOCK === 'manual') {

@@ -142,7 +142,8 @@ export class ApiKeyService {
     const prefix = prefixOf(secret);
     if (!prefix) return null;
     const [row] = (await this.db.dataSource.query(
-      'SELECT id, tenant_id, key_hash, scopes FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL',
+      `SELECT id, tenant_id, key_hash, scopes FROM api_keys
+       WHERE prefix = $1 AND revoked_at IS NULL`,
       [prefix],
     )) as ApiKeyRow[];
     if (!row || !safeEqual(row.key_hash, hashSecret(this.pepper, secret))) return null;

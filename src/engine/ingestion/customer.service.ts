@@ -102,7 +102,8 @@ export class CustomerService {
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<CustomerRow>(
         tx,
-        `INSERT INTO customers (tenant_id, external_id, email, phone, timezone, locale, traits, created_at, updated_at)
+        `INSERT INTO customers (tenant_id, external_id, email, phone, timezone, locale, traits,
+           created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, jsonb_strip_nulls($7::jsonb), $8, $8)
          ON CONFLICT (tenant_id, external_id) DO UPDATE SET
            email = COALESCE(EXCLUDED.email, customers.email),

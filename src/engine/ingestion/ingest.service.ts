@@ -168,7 +168,8 @@ export class IngestService {
     if (explicitMs !== null && explicitMs > nowMs + this.maxFutureSkewMs) {
       throw new InputProblem(
         'occurredAt',
-        `lies more than ${Math.round(this.maxFutureSkewMs / 60_000)} minutes after the service clock (${new Date(nowMs).toISOString()})`,
+        `lies more than ${Math.round(this.maxFutureSkewMs / 60_000)} minutes after the ` +
+          `service clock (${new Date(nowMs).toISOString()})`,
       );
     }
     const messageId = command.messageId ?? null;
@@ -206,7 +207,8 @@ export class IngestService {
     );
     const ids = await rows<{ id: string }>(
       tx,
-      `SELECT nextval(pg_get_serial_sequence('events', 'id'))::text AS id FROM generate_series(1, $1)`,
+      `SELECT nextval(pg_get_serial_sequence('events',
+         'id'))::text AS id FROM generate_series(1, $1)`,
       [items.length],
     );
     // Insert in messageId order: two batches sharing ids take their locks in the same order
@@ -214,9 +216,11 @@ export class IngestService {
     const order = items.map((_, k) => k).sort((a, b) => byMessageId(items[a], items[b]));
     const inserted = await rows<{ id: string }>(
       tx,
-      `INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at, received_at, message_id, payload_hash)
+      `INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at,
+         received_at, message_id, payload_hash)
        SELECT id, $1, customer_id, name, properties, occurred_at, $2, message_id, payload_hash
-       FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::text[], $9::text[])
+       FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[],
+         $8::text[], $9::text[])
          AS x(id, customer_id, name, properties, occurred_at, message_id, payload_hash)
        ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
        RETURNING id::text AS id`,
@@ -239,7 +243,8 @@ export class IngestService {
     if (skipped.length > 0) {
       const found = await rows<{ id: string; message_id: string; payload_hash: string }>(
         tx,
-        `SELECT id::text AS id, message_id, payload_hash FROM events WHERE tenant_id = $1 AND message_id = ANY($2::text[])`,
+        `SELECT id::text AS id, message_id,
+           payload_hash FROM events WHERE tenant_id = $1 AND message_id = ANY($2::text[])`,
         [tenantId, skipped.map((i) => i.messageId)],
       );
       for (const row of found) existing.set(row.message_id, row);
@@ -274,7 +279,9 @@ export class IngestService {
               status: 'rejected',
               code: ErrorCode.CONFLICT,
               field: `events.${item.index}.messageId`,
-              message: `events.${item.index}.messageId: "${item.messageId}" was already used for a different event; a retry must repeat the original payload`,
+              message:
+                `events.${item.index}.messageId: "${item.messageId}" was already used for a ` +
+                'different event; a retry must repeat the original payload',
             };
     }
   }

@@ -141,7 +141,8 @@ export class EnrollmentEngine {
       const resetDeadlineMs = event.occurredAtMs + (window?.withinMs ?? definition.unless.withinMs);
       await rows(
         tx,
-        `UPDATE enrollments SET last_entry_at = $3, deadline_at = $4, entry_event_id = $5, match_values = $6,
+        `UPDATE enrollments SET last_entry_at = $3, deadline_at = $4, entry_event_id = $5,
+           match_values = $6,
            updated_at = $7
          WHERE tenant_id = $1 AND id = $2`,
         [
@@ -323,7 +324,8 @@ export class EnrollmentEngine {
     const occurredAt = new Date(event.occurredAtMs);
     const [row] = await rows<EnrollmentRow>(
       tx,
-      `INSERT INTO enrollments (tenant_id, trigger_id, trigger_version, customer_id, entry_key, entry_event_id,
+      `INSERT INTO enrollments (tenant_id, trigger_id, trigger_version, customer_id, entry_key,
+         entry_event_id,
          match_values, first_entry_at, last_entry_at, deadline_at, state, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $11) RETURNING *`,
       [

@@ -111,7 +111,8 @@ export class StepEngine {
 
     const [message] = await rows<{ id: string }>(
       tx,
-      `INSERT INTO messages (tenant_id, enrollment_id, trigger_id, customer_id, step_index, channel, status,
+      `INSERT INTO messages (tenant_id, enrollment_id, trigger_id, customer_id, step_index,
+         channel, status,
          suppression_reason, to_address, subject, body, html, scheduled_for, failure, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
        ON CONFLICT (tenant_id, enrollment_id, step_index) DO NOTHING RETURNING id`,
@@ -150,7 +151,8 @@ export class StepEngine {
     } else {
       await rows(
         tx,
-        `UPDATE enrollments SET state = 'COMPLETED', updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        `UPDATE enrollments SET state = 'COMPLETED',
+           updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
         [run.tenant_id, run.id, new Date(nowMs)],
       );
     }

@@ -55,7 +55,8 @@ export async function cancelTimers(
 ): Promise<void> {
   const cancelled = await rows<{ id: string }>(
     tx,
-    `UPDATE timers SET state = 'CANCELLED' WHERE tenant_id = $1 AND enrollment_id = $2 AND state = 'PENDING'
+    `UPDATE timers SET state = 'CANCELLED' WHERE tenant_id = $1 AND enrollment_id = $2 AND
+       state = 'PENDING'
      RETURNING id`,
     [tenantId, enrollmentId],
   );

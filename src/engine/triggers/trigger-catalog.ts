@@ -40,7 +40,8 @@ export class TriggerCatalog {
       definition: TriggerDefinition;
     }>(
       tx,
-      `SELECT id, name, version, definition FROM triggers WHERE tenant_id = $1 AND status = 'ACTIVE'`,
+      `SELECT id, name, version,
+         definition FROM triggers WHERE tenant_id = $1 AND status = 'ACTIVE'`,
       [tenantId],
     );
     const index: TenantTriggerIndex = { byEntryEvent: new Map(), byUnlessEvent: new Map() };

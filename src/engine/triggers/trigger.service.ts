@@ -83,7 +83,8 @@ export class TriggerService {
     const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
       const [inserted] = await rows<TriggerRow>(
         tx,
-        `INSERT INTO triggers (tenant_id, name, event_name, status, version, definition, created_at, updated_at)
+        `INSERT INTO triggers (tenant_id, name, event_name, status, version, definition,
+           created_at, updated_at)
          VALUES ($1, $2, $3, $4, 1, $5, $6, $6) RETURNING *`,
         [ctx.tenantId, name, definition.event, status, JSON.stringify(definition), now],
       );
