@@ -87,3 +87,16 @@ export class InputProblem extends Error {
     return new BadInputError(field, this.problem);
   }
 }
+
+/**
+ * Runs a validator and re-roots any `InputProblem` it throws under `prefix` (e.g. `input`),
+ * turning it into the client-facing BAD_USER_INPUT error.
+ */
+export function checkedAt<T>(prefix: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof InputProblem) throw err.toError(prefix);
+    throw err;
+  }
+}

@@ -1,5 +1,12 @@
 import { InputProblem } from './errors';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a UUID in its canonical text form (ids of rows; anything else is never found). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 /** Deepest nesting accepted in tenant JSON (properties, traits, definitions). */
 export const MAX_JSON_DEPTH = 32;
 

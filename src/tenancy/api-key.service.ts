@@ -1,4 +1,4 @@
-import { findUnstorableText } from '../validation';
+import { findUnstorableText, isUuid } from '../validation';
 import { BadInputError, ConflictError, NotFoundError } from '../errors';
 import { Database, Tx, rows } from '../platform/database';
 import type { Bus } from '../platform/bus';
@@ -43,8 +43,6 @@ const toView = (r: ApiKeyRow): ApiKeyView => ({
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** API keys: secrets shown once, stored as HMAC-SHA-256 with the server pepper, revocable. */
 export class ApiKeyService {
@@ -93,7 +91,7 @@ export class ApiKeyService {
    * key cannot be revoked (CONFLICT): nobody could create keys any more.
    */
   async revoke(ctx: TenantContext, id: string): Promise<ApiKeyView> {
-    if (!UUID.test(id)) throw new NotFoundError('api key', 'id');
+    if (!isUuid(id)) throw new NotFoundError('api key', 'id');
     const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
       const active = await rows<ApiKeyRow>(
         tx,

@@ -1,5 +1,5 @@
 import { findUnstorableText } from '../validation';
-import { BadInputError, InputProblem, NotFoundError } from '../errors';
+import { BadInputError, checkedAt, NotFoundError } from '../errors';
 import { Database, rows } from '../platform/database';
 import { ApiKeyService, ApiKeyView } from './api-key.service';
 import type { TenantContext } from './tenant-context';
@@ -49,7 +49,7 @@ export class TenantService {
     if (name.length === 0 || name.length > 200 || findUnstorableText(name)) {
       throw new BadInputError('input.name', 'expected 1 to 200 characters');
     }
-    const timezone = guard(() => checkTimezone(input.timezone ?? 'UTC', 'timezone'), 'input');
+    const timezone = checkedAt('input', () => checkTimezone(input.timezone ?? 'UTC', 'timezone'));
 
     return this.db.asSystem(async (tx) => {
       const [row] = (await rows(
@@ -84,7 +84,7 @@ export class TenantService {
     const timezone =
       input.timezone == null
         ? null
-        : guard(() => checkTimezone(input.timezone!, 'timezone'), 'input');
+        : checkedAt('input', () => checkTimezone(input.timezone!, 'timezone'));
     const clearWebhook = input.webhookUrl === '';
     const webhookUrl =
       input.webhookUrl == null || clearWebhook ? null : checkWebhookUrl(input.webhookUrl);
@@ -136,13 +136,4 @@ function checkWebhookUrl(url: string): string {
   }
   // TODO(#4): refuse private and link-local targets outside trial mode (SSRF).
   return parsed.toString();
-}
-
-function guard<T>(check: () => T, prefix: string): T {
-  try {
-    return check();
-  } catch (err) {
-    if (err instanceof InputProblem) throw err.toError(prefix);
-    throw err;
-  }
 }

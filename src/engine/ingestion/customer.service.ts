@@ -1,12 +1,11 @@
-import { BadInputError, NotFoundError } from '../../errors';
+import { BadInputError, NotFoundError, checkedAt } from '../../errors';
 import { Database, Tx, rows } from '../../platform/database';
 import type { Clock } from '../../clock';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { checkTimezone } from '../../tenancy/timezone';
-import { InputProblem } from '../../errors';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { checkExternalId, checkJsonObject } from './validation';
-import { findUnstorableText } from '../../validation';
+import { findUnstorableText, isUuid } from '../../validation';
 
 export interface CustomerRow {
   id: string;
@@ -66,7 +65,6 @@ export const toCustomerView = (r: CustomerRow): CustomerView => ({
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 const PHONE = /^\+[1-9]\d{6,14}$/;
 const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,5}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Customers: identified by the tenant's own external id, created on first sight. */
 export class CustomerService {
@@ -80,7 +78,7 @@ export class CustomerService {
    * and a trait set to null is removed. Throws BAD_USER_INPUT naming the field.
    */
   async identify(ctx: TenantContext, input: IdentifyCommand): Promise<CustomerView> {
-    const externalId = at('input', () => checkExternalId(input.externalId, 'externalId'));
+    const externalId = checkedAt('input', () => checkExternalId(input.externalId, 'externalId'));
     const email = input.email == null ? null : input.email.trim();
     if (email !== null && (!EMAIL.test(email) || findUnstorableText(email))) {
       throw new BadInputError('input.email', 'expected an email address such as ada@example.com');
@@ -89,14 +87,16 @@ export class CustomerService {
       throw new BadInputError('input.phone', 'expected an E.164 number such as +4915112345678');
     }
     const timezone =
-      input.timezone == null ? null : at('input', () => checkTimezone(input.timezone!, 'timezone'));
+      input.timezone == null
+        ? null
+        : checkedAt('input', () => checkTimezone(input.timezone!, 'timezone'));
     if (input.locale != null && !LOCALE.test(input.locale)) {
       throw new BadInputError('input.locale', 'expected a BCP 47 tag such as de-DE');
     }
     const traits =
       input.traits == null
         ? {}
-        : at('input', () => checkJsonObject(input.traits, 'traits', 32_768));
+        : checkedAt('input', () => checkJsonObject(input.traits, 'traits', 32_768));
     const now = new Date(this.clock.nowMs());
 
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
@@ -141,7 +141,7 @@ export class CustomerService {
 
   /** Another tenant's id, or a malformed one, is indistinguishable from a missing one. */
   async getById(ctx: TenantContext, id: string): Promise<CustomerView> {
-    if (!UUID.test(id)) throw new NotFoundError('customer', 'id');
+    if (!isUuid(id)) throw new NotFoundError('customer', 'id');
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<CustomerRow>(tx, 'SELECT * FROM customers WHERE tenant_id = $1 AND id = $2', [
         ctx.tenantId,
@@ -210,13 +210,4 @@ export async function upsertCustomers(
     [tenantId, sorted, now],
   );
   return new Map(found.map((c) => [c.external_id, c]));
-}
-
-function at<T>(prefix: string, check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (err instanceof InputProblem) throw err.toError(prefix);
-    throw err;
-  }
 }

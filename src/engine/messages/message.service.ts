@@ -1,5 +1,5 @@
 import { Database, rows } from '../../platform/database';
-import { findUnstorableText } from '../../validation';
+import { findUnstorableText, isUuid } from '../../validation';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { Page, PageRequest, pageOf } from '../pagination';
 import type { Channel } from '../triggers/trigger-definition';
@@ -69,8 +69,6 @@ export interface MessageFilter {
   customerId?: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Reading recorded messages, newest last, filtered by trigger and/or customer. */
 export class MessageService {
   constructor(private readonly db: Database) {}
@@ -80,9 +78,8 @@ export class MessageService {
     filter: MessageFilter,
     page: PageRequest,
   ): Promise<Page<MessageView>> {
-    if (filter.triggerId && !UUID.test(filter.triggerId)) return { nodes: [], hasNextPage: false };
-    if (filter.customerId && !UUID.test(filter.customerId))
-      return { nodes: [], hasNextPage: false };
+    if (filter.triggerId && !isUuid(filter.triggerId)) return { nodes: [], hasNextPage: false };
+    if (filter.customerId && !isUuid(filter.customerId)) return { nodes: [], hasNextPage: false };
     if (filter.customerExternalId && findUnstorableText(filter.customerExternalId)) {
       return { nodes: [], hasNextPage: false };
     }

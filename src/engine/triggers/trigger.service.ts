@@ -1,4 +1,4 @@
-import { BadInputError, InputProblem, NotFoundError } from '../../errors';
+import { BadInputError, NotFoundError, checkedAt } from '../../errors';
 import { Database, Tx, rows } from '../../platform/database';
 import type { Bus } from '../../platform/bus';
 import type { Clock } from '../../clock';
@@ -13,7 +13,7 @@ import {
 import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { canonicalJson } from '../../json';
-import { findUnstorableText } from '../../validation';
+import { findUnstorableText, isUuid } from '../../validation';
 
 export interface TriggerView {
   id: string;
@@ -46,8 +46,6 @@ export type UpdateTriggerCommand = {
   [K in keyof CreateTriggerCommand]?: CreateTriggerCommand[K] | null;
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const toTriggerView = (r: TriggerRow): TriggerView => ({
   id: r.id,
   name: r.name,
@@ -77,7 +75,7 @@ export class TriggerService {
   async create(ctx: TenantContext, input: CreateTriggerCommand): Promise<TriggerView> {
     const name = checkName(input.name);
     const status = checkStatus(input.status ?? 'ACTIVE');
-    const definition = parseAt(input);
+    const definition = checkedAt('input', () => parseTriggerDefinition(input));
     const now = new Date(this.clock.nowMs());
 
     const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
@@ -111,7 +109,7 @@ export class TriggerService {
         input.name === undefined || input.name === null ? current.name : checkName(input.name);
       const status = input.status ? checkStatus(input.status) : current.status;
       const merged = mergeDefinitionInput(current.definition, input);
-      const definition = parseAt(merged);
+      const definition = checkedAt('input', () => parseTriggerDefinition(merged));
       // jsonb does not keep key order: compare canonical forms, or every save looks like a change.
       const changed = canonicalJson(definition) !== canonicalJson(current.definition);
       const version = changed ? current.version + 1 : current.version;
@@ -144,7 +142,7 @@ export class TriggerService {
   }
 
   async get(ctx: TenantContext, id: string): Promise<TriggerView | null> {
-    if (!UUID.test(id)) return null;
+    if (!isUuid(id)) return null;
     const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
       rows<TriggerRow>(tx, 'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2', [
         ctx.tenantId,
@@ -166,7 +164,7 @@ export class TriggerService {
   }
 
   private async lockOne(tx: Tx, ctx: TenantContext, id: string): Promise<TriggerRow> {
-    if (!UUID.test(id)) throw new NotFoundError('trigger', 'id');
+    if (!isUuid(id)) throw new NotFoundError('trigger', 'id');
     const [row] = await rows<TriggerRow>(
       tx,
       'SELECT * FROM triggers WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
@@ -215,15 +213,6 @@ function mergeDefinitionInput(
     ),
     steps: pick('steps', current.steps) as TriggerDefinitionInput['steps'],
   };
-}
-
-function parseAt(input: TriggerDefinitionInput): TriggerDefinition {
-  try {
-    return parseTriggerDefinition(input);
-  } catch (err) {
-    if (err instanceof InputProblem) throw err.toError('input');
-    throw err;
-  }
 }
 
 function checkName(name: string): string {
