@@ -23,6 +23,9 @@ import { DeliveryQueue } from './engine/messages/delivery-queue';
 import { MessageService } from './engine/messages/message.service';
 import { CustomerService } from './engine/ingestion/customer.service';
 import { IngestService } from './engine/ingestion/ingest.service';
+import { IdentityResolver } from './engine/ingestion/identity';
+import { DecisionService } from './engine/decisions/decision.service';
+import { SimulationService } from './engine/simulation/simulation.service';
 import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
 import { RedisTimerIndex } from './engine/timers/redis-timer-index';
 import type { TimerIndex } from './engine/timers/timer-index';
@@ -121,6 +124,7 @@ export async function startNudge(
     const clock: Clock = config.clock === 'manual' ? new ManualClock() : new SystemClock();
     const catalog = new TriggerCatalog();
     const enrollments = new EnrollmentEngine(catalog);
+    const identity = new IdentityResolver();
     const steps = new StepEngine(catalog);
     const channels = options.channels ?? [
       new EmailChannel({
@@ -154,11 +158,21 @@ export async function startNudge(
     const services: Services = {
       tenants: new TenantService(db, apiKeys),
       apiKeys,
-      customers: new CustomerService(db, clock),
-      ingest: new IngestService(db, clock, enrollments, applier, timers, config.maxFutureSkewMs),
+      customers: new CustomerService(db, clock, identity, enrollments, applier, timers),
+      ingest: new IngestService(
+        db,
+        clock,
+        enrollments,
+        applier,
+        timers,
+        config.maxFutureSkewMs,
+        identity,
+      ),
       triggers: new TriggerService(db, clock, bus, catalog),
       messages: new MessageService(db),
       clock: new ClockService(clock, timers),
+      decisions: new DecisionService(db),
+      simulations: new SimulationService(db),
     };
 
     const pubSub = createPubSub();

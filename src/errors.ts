@@ -82,6 +82,11 @@ export class InputProblem extends Error {
     super(`${path}: ${problem}`);
   }
 
+  /** The same problem, seen from an enclosing object whose key `prefix` holds the value. */
+  under(prefix: string): InputProblem {
+    return new InputProblem([prefix, this.path].filter(Boolean).join('.'), this.problem);
+  }
+
   toError(prefix: string): BadInputError {
     const field = [prefix, this.path].filter(Boolean).join('.');
     return new BadInputError(field, this.problem);
@@ -97,6 +102,16 @@ export function checkedAt<T>(prefix: string, check: () => T): T {
     return check();
   } catch (err) {
     if (err instanceof InputProblem) throw err.toError(prefix);
+    throw err;
+  }
+}
+
+/** Runs a validator of a nested value and re-roots its `InputProblem` under `prefix`. */
+export function nestedAt<T>(prefix: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof InputProblem) throw err.under(prefix);
     throw err;
   }
 }

@@ -5,6 +5,8 @@ import type { IngestService } from './engine/ingestion/ingest.service';
 import type { TriggerService } from './engine/triggers/trigger.service';
 import type { MessageService } from './engine/messages/message.service';
 import type { ClockService } from './engine/timers/clock.service';
+import type { DecisionService } from './engine/decisions/decision.service';
+import type { SimulationService } from './engine/simulation/simulation.service';
 
 /** The services resolvers may call; wired once in `app.ts`. */
 export interface Services {
@@ -15,4 +17,6 @@ export interface Services {
   triggers: TriggerService;
   messages: MessageService;
   clock: ClockService;
+  decisions: DecisionService;
+  simulations: SimulationService;
 }

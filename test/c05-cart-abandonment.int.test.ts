@@ -2,11 +2,16 @@ import { startTestNudge, TestNudge } from './support/harness';
 import {
   CART_ABANDONMENT_TRIGGER,
   createTrigger,
+  decisionsOf,
+  eventsOf,
+  findCustomer,
   identify,
+  identifyWith,
   isoOf,
   listMessages,
   mailsTo,
   track,
+  trackAs,
   uniqueEmail,
 } from './support/scenario';
 
@@ -216,5 +221,250 @@ describe('C05 cart abandonment', () => {
 
     await expectOneReminderAt(secret, 'cust-5001', purchaseFirst, '2025-05-06T12:00:00.000Z');
     await expectOneReminderAt(secret, 'cust-5002', entryFirst, '2025-05-06T12:00:00.000Z');
+  });
+});
+
+/**
+ * C05 E: the cart is filled anonymously, the shopper then logs in (identify links the
+ * anonymous id), and buys under their own id. The anonymous run moves to the identified
+ * customer, so the purchase cancels it. Every negative test has a control customer whose
+ * reminder goes out at 11:00.
+ */
+describe('C05 E — anonymous → identified', () => {
+  let t: TestNudge;
+
+  beforeAll(async () => {
+    t = await startTestNudge();
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  const ENTRY = '2025-05-06T09:00:00.000Z';
+  const LINK = '2025-05-06T09:05:00.000Z';
+  const PURCHASE = '2025-05-06T10:00:00.000Z';
+  const DEADLINE = '2025-05-06T11:00:00.000Z';
+
+  /** A fresh t-harbor with the C05 trigger and a control customer who adds c-9 at 09:00. */
+  async function freshTenant(): Promise<{ secret: string; triggerId: string; control: string }> {
+    const { secret } = await t.createTenant('t-harbor');
+    await t.setClock(ENTRY);
+    const triggerId = await createTrigger(t, secret, CART_ABANDONMENT_TRIGGER);
+    const control = uniqueEmail('cust-5002');
+    await identify(t, secret, 'cust-5002', control);
+    await track(t, secret, {
+      customerExternalId: 'cust-5002',
+      event: 'added_to_cart',
+      properties: { cartId: 'c-9' },
+      occurredAt: ENTRY,
+    });
+    return { secret, triggerId, control };
+  }
+
+  function anonymousCart(secret: string) {
+    return trackAs(t, secret, {
+      anonymousId: 'anon-77',
+      event: 'added_to_cart',
+      properties: { cartId: 'c-9' },
+      occurredAt: ENTRY,
+    });
+  }
+
+  async function purchaseAt10(
+    secret: string,
+    by: { customerExternalId?: string; anonymousId?: string },
+  ) {
+    await t.setClock(PURCHASE);
+    return trackAs(t, secret, {
+      ...by,
+      event: 'purchase',
+      properties: { cartId: 'c-9' },
+      occurredAt: PURCHASE,
+    });
+  }
+
+  async function expectNoReminder(secret: string, externalId: string, email: string | null) {
+    expect(await listMessages(t, secret, { customerExternalId: externalId })).toEqual([]);
+    if (email) expect(await mailsTo(t.smtp, email)).toHaveLength(0);
+  }
+
+  async function expectControlReminder(secret: string, control: string) {
+    const messages = await listMessages(t, secret, { customerExternalId: 'cust-5002' });
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ status: 'SENT', to: control });
+    expect(isoOf(messages[0].scheduledFor)).toBe(DEADLINE);
+    expect(isoOf(messages[0].sentAt!)).toBe(DEADLINE);
+    expect(await mailsTo(t.smtp, control)).toHaveLength(1);
+  }
+
+  /** The customer's events as (name, cartId, occurredAt), in the order stored. */
+  async function eventSummary(secret: string, externalId: string) {
+    const events = await eventsOf(t, secret, { externalId });
+    return events.map((e) => [e.name, e.properties.cartId ?? null, isoOf(e.occurredAt)]);
+  }
+
+  async function expectEnteredThenCancelledByPurchase(secret: string, triggerId: string) {
+    const decisions = await decisionsOf(t, secret, { externalId: 'cust-5005' }, triggerId);
+    expect(
+      decisions.map((d) => [d.outcome, d.reason, d.event?.name, isoOf(d.event!.occurredAt)]),
+    ).toEqual([
+      ['ENTERED', 'CONDITION_MET', 'added_to_cart', ENTRY],
+      ['CANCELLED', 'ABSENCE_VIOLATED', 'purchase', PURCHASE],
+    ]);
+    expect(decisions[0].detail).toMatchObject({ deadline: DEADLINE });
+    expect(decisions[1].detail).toEqual({ event: 'purchase', occurredAt: PURCHASE });
+    expect(decisions[1].enrollmentId).toBe(decisions[0].enrollmentId);
+  }
+
+  it('C05 E. cart under anon-77 at 09:00, identify cust-5005 at 09:05, purchase by cust-5005 at 10:00 → no email; both events belong to cust-5005', async () => {
+    const { secret, triggerId, control } = await freshTenant();
+    const buyer = uniqueEmail('cust-5005');
+
+    await anonymousCart(secret);
+    await t.setClock(LINK);
+    await identifyWith(t, secret, {
+      externalId: 'cust-5005',
+      anonymousId: 'anon-77',
+      email: buyer,
+    });
+    await purchaseAt10(secret, { customerExternalId: 'cust-5005' });
+    await t.setClock('2025-05-06T15:00:00.000Z');
+
+    await expectNoReminder(secret, 'cust-5005', buyer);
+    await expectControlReminder(secret, control);
+    expect(await eventSummary(secret, 'cust-5005')).toEqual([
+      ['added_to_cart', 'c-9', ENTRY],
+      ['purchase', 'c-9', PURCHASE],
+    ]);
+    const identified = await findCustomer(t, secret, { externalId: 'cust-5005' });
+    expect(await findCustomer(t, secret, { anonymousId: 'anon-77' })).toEqual(identified);
+    expect(identified).toMatchObject({
+      externalId: 'cust-5005',
+      email: buyer,
+      anonymousIds: ['anon-77'],
+    });
+    await expectEnteredThenCancelledByPurchase(secret, triggerId);
+  });
+
+  it('C05 E control: without the purchase, the moved run reminds cust-5005 at 11:00 at the identified address', async () => {
+    const { secret, triggerId, control } = await freshTenant();
+    const buyer = uniqueEmail('cust-5005');
+
+    await anonymousCart(secret);
+    await t.setClock(LINK);
+    await identifyWith(t, secret, {
+      externalId: 'cust-5005',
+      anonymousId: 'anon-77',
+      email: buyer,
+    });
+    await t.setClock('2025-05-06T15:00:00.000Z');
+
+    const messages = await listMessages(t, secret, { customerExternalId: 'cust-5005' });
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({
+      status: 'SENT',
+      to: buyer,
+      trigger: { id: triggerId },
+      customer: { externalId: 'cust-5005' },
+    });
+    expect(isoOf(messages[0].scheduledFor)).toBe(DEADLINE);
+    expect(isoOf(messages[0].sentAt!)).toBe(DEADLINE);
+    expect(await mailsTo(t.smtp, buyer)).toHaveLength(1);
+    await expectControlReminder(secret, control);
+  });
+
+  it('C05 E variant: cust-5005 already existed with its own history → the anonymous history merges into it', async () => {
+    const { secret, triggerId, control } = await freshTenant();
+    const buyer = uniqueEmail('cust-5005');
+    await identifyWith(t, secret, {
+      externalId: 'cust-5005',
+      email: buyer,
+      traits: { tier: 'gold' },
+    });
+    await track(t, secret, {
+      customerExternalId: 'cust-5005',
+      event: 'page_viewed',
+      properties: { path: '/' },
+      occurredAt: '2025-05-06T08:30:00.000Z',
+    });
+    const before = await findCustomer(t, secret, { externalId: 'cust-5005' });
+    await anonymousCart(secret);
+    const anonymous = await findCustomer(t, secret, { anonymousId: 'anon-77' });
+    expect(anonymous).toMatchObject({ externalId: null, anonymousIds: ['anon-77'] });
+    expect(anonymous!.id).not.toBe(before!.id);
+
+    await t.setClock(LINK);
+    await identifyWith(t, secret, { externalId: 'cust-5005', anonymousId: 'anon-77' });
+    await purchaseAt10(secret, { customerExternalId: 'cust-5005' });
+    await t.setClock('2025-05-06T15:00:00.000Z');
+
+    await expectNoReminder(secret, 'cust-5005', buyer);
+    await expectControlReminder(secret, control);
+    expect(await eventSummary(secret, 'cust-5005')).toEqual([
+      ['page_viewed', null, '2025-05-06T08:30:00.000Z'],
+      ['added_to_cart', 'c-9', ENTRY],
+      ['purchase', 'c-9', PURCHASE],
+    ]);
+    // The identified customer survives, keeps its profile, and now answers to anon-77.
+    const after = await findCustomer(t, secret, { anonymousId: 'anon-77' });
+    expect(after).toEqual({
+      id: before!.id,
+      externalId: 'cust-5005',
+      email: buyer,
+      traits: { tier: 'gold' },
+      anonymousIds: ['anon-77'],
+    });
+    await expectEnteredThenCancelledByPurchase(secret, triggerId);
+  });
+
+  it('C05 E variant: the purchase arrives under the anonymous id after the identify → still cancels', async () => {
+    const { secret, triggerId, control } = await freshTenant();
+    const buyer = uniqueEmail('cust-5005');
+
+    await anonymousCart(secret);
+    await t.setClock(LINK);
+    await identifyWith(t, secret, {
+      externalId: 'cust-5005',
+      anonymousId: 'anon-77',
+      email: buyer,
+    });
+    await purchaseAt10(secret, { anonymousId: 'anon-77' });
+    await t.setClock('2025-05-06T15:00:00.000Z');
+
+    await expectNoReminder(secret, 'cust-5005', buyer);
+    await expectControlReminder(secret, control);
+    expect(await eventSummary(secret, 'cust-5005')).toEqual([
+      ['added_to_cart', 'c-9', ENTRY],
+      ['purchase', 'c-9', PURCHASE],
+    ]);
+    await expectEnteredThenCancelledByPurchase(secret, triggerId);
+  });
+
+  it('C05 E variant: a track carrying both ids links them instead of identify → the purchase cancels', async () => {
+    const { secret, triggerId, control } = await freshTenant();
+
+    await anonymousCart(secret);
+    await t.setClock(LINK);
+    await trackAs(t, secret, {
+      customerExternalId: 'cust-5005',
+      anonymousId: 'anon-77',
+      event: 'logged_in',
+      occurredAt: LINK,
+    });
+    await purchaseAt10(secret, { customerExternalId: 'cust-5005' });
+    await t.setClock('2025-05-06T15:00:00.000Z');
+
+    await expectNoReminder(secret, 'cust-5005', null);
+    await expectControlReminder(secret, control);
+    expect(await eventSummary(secret, 'cust-5005')).toEqual([
+      ['added_to_cart', 'c-9', ENTRY],
+      ['logged_in', null, LINK],
+      ['purchase', 'c-9', PURCHASE],
+    ]);
+    expect(await findCustomer(t, secret, { anonymousId: 'anon-77' })).toMatchObject({
+      externalId: 'cust-5005',
+      anonymousIds: ['anon-77'],
+    });
+    await expectEnteredThenCancelledByPurchase(secret, triggerId);
   });
 });

@@ -25,6 +25,8 @@ const TENANT_TABLES = [
   'timers',
   'messages',
   'api_keys',
+  'decisions',
+  'customer_aliases',
 ] as const;
 
 const CREATE_TRIGGER = `mutation($input: CreateTriggerInput!) { createTrigger(input: $input) { id } }`;
@@ -483,6 +485,10 @@ describe('C21 tenant isolation', () => {
 
     beforeAll(async () => {
       pair = await runCartScenario();
+      // An anonymous visitor in each tenant, with the same anonymous id: a customer_aliases row.
+      for (const side of [pair.alpha, pair.beta]) {
+        await t.ok(side.secret, TRACK, { input: { anonymousId: 'anon-42', event: 'page_viewed' } });
+      }
     });
 
     const countAsSystem = async (table: string, tenantId: string): Promise<number> => {

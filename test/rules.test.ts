@@ -1,6 +1,7 @@
 import { InputProblem } from '../src/errors';
 import { OPERATORS, parseCondition, type Condition } from '../src/engine/rules/condition';
 import { compileCondition, type EvaluationSubject } from '../src/engine/rules/evaluate';
+import { countBehaviours } from '../src/engine/rules/behaviour-counts';
 
 /**
  * The condition language (API.md "Conditions"): validation on write with the path of the
@@ -283,7 +284,13 @@ describe('rules', () => {
     it('a non-match reports the path of the comparison that decided it', () => {
       const compiled = compileCondition(parseCondition({ all: [T, { all: [T, F] }] }));
 
-      expect(compiled(s)).toEqual({ matched: false, failingPath: 'all.1.all.1' });
+      expect(compiled(s)).toEqual({
+        matched: false,
+        couldMatchLater: false,
+        failingPath: 'all.1.all.1',
+        field: 'event.properties.f',
+        reason: 'NO_MATCH',
+      });
     });
   });
 
@@ -521,6 +528,417 @@ describe('rules', () => {
 
       expect(parseCondition(raw)).toEqual({
         all: [ok, { not: { field: 'customer.email', op: 'exists' } }],
+      });
+    });
+  });
+
+  describe('string ordering is by Unicode code point', () => {
+    // U+1F600 is stored as the surrogate pair D83D DE00: below U+FFFD in UTF-16 code units.
+    const astral = '\u{1F600}';
+
+    it.each([
+      ['gt', '\uFFFD', astral, true],
+      ['lt', '\uFFFD', astral, false],
+      ['gt', astral, '\uFFFD', false],
+      ['gte', '\uE000', astral, true],
+      ['lte', 'a' + astral, 'a\uFFFF', true],
+      ['between', ['\uE000', astral], '\uFFFD', true],
+      ['between', ['\uE000', '\uFFFD'], astral, false],
+    ])('%s %j against %j → %s', (op, value, actual, expected) => {
+      expect(matches(prop(op, value), withP(actual))).toBe(expected);
+    });
+
+    it('between validates low <= high in the same order', () => {
+      expect(() => parseCondition(prop('between', ['\uFFFD', astral]))).not.toThrow();
+      expect(() => parseCondition(prop('between', [astral, '\uFFFD']))).toThrow(InputProblem);
+    });
+  });
+
+  describe('performed (behaviour conditions)', () => {
+    const viewedShoes = {
+      performed: {
+        event: 'product_viewed',
+        within: 'P7D',
+        atLeast: 3,
+        where: { field: 'event.properties.category', op: 'eq', value: 'shoes' },
+      },
+    };
+
+    function problemOf(raw: unknown): InputProblem {
+      try {
+        parseCondition(raw);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InputProblem);
+        return err as InputProblem;
+      }
+      throw new Error(`expected ${JSON.stringify(raw)} to be rejected`);
+    }
+
+    const performed = (fields: Record<string, unknown>) => ({
+      performed: { event: 'purchase', within: 'P30D', ...fields },
+    });
+
+    it('a valid behaviour condition is returned as typed, with the duration trimmed', () => {
+      expect(parseCondition(viewedShoes)).toEqual(viewedShoes);
+      expect(parseCondition(performed({ within: ' P30D ' }))).toEqual(performed({}));
+      expect(parseCondition({ not: performed({}) })).toEqual({ not: performed({}) });
+      expect(parseCondition(performed({ atMost: 0 }))).toEqual(performed({ atMost: 0 }));
+    });
+
+    it.each([
+      ['performed that is not an object', { performed: 'purchase' }, 'performed'],
+      ['a missing event', { performed: { within: 'P1D' } }, 'performed.event'],
+      ['an empty event name', performed({ event: '' }), 'performed.event'],
+      ['an event name with outer spaces', performed({ event: ' purchase' }), 'performed.event'],
+      ['an event name of 201 characters', performed({ event: 'x'.repeat(201) }), 'performed.event'],
+      ['a numeric event name', performed({ event: 5 }), 'performed.event'],
+      ['an event name with U+0000', performed({ event: 'a\u0000b' }), 'performed.event'],
+      ['a missing window', { performed: { event: 'purchase' } }, 'performed.within'],
+      ['a window in months', performed({ within: 'P1M' }), 'performed.within'],
+      ['a window that is not ISO 8601', performed({ within: '7 days' }), 'performed.within'],
+      ['a zero window', performed({ within: 'PT0S' }), 'performed.within'],
+      ['a window longer than a year', performed({ within: 'P400D' }), 'performed.within'],
+      ['a negative atLeast', performed({ atLeast: -1 }), 'performed.atLeast'],
+      ['a fractional atLeast', performed({ atLeast: 1.5 }), 'performed.atLeast'],
+      ['a string atLeast', performed({ atLeast: '3' }), 'performed.atLeast'],
+      ['atLeast over 100000', performed({ atLeast: 100_001 }), 'performed.atLeast'],
+      ['atLeast 0 without atMost (always true)', performed({ atLeast: 0 }), 'performed.atLeast'],
+      ['a negative atMost', performed({ atMost: -1 }), 'performed.atMost'],
+      ['a null atMost', performed({ atMost: null }), 'performed.atMost'],
+      ['atMost below atLeast', performed({ atLeast: 3, atMost: 2 }), 'performed.atMost'],
+      ['an unknown key inside performed', performed({ times: 3 }), 'performed.times'],
+      ['an unknown key next to performed', { ...performed({}), label: 'x' }, 'label'],
+      ['performed beside a comparison', { ...performed({}), field: 'event.name' }, ''],
+      ['performed beside all', { ...performed({}), all: [viewedShoes] }, ''],
+      [
+        'a customer field in where',
+        performed({ where: { field: 'customer.traits.tier', op: 'eq', value: 'gold' } }),
+        'performed.where.field',
+      ],
+      [
+        'customer.email deep in where',
+        performed({ where: { any: [{ not: { field: 'customer.email', op: 'exists' } }] } }),
+        'performed.where.any.0.not.field',
+      ],
+      [
+        'performed nested in where',
+        performed({ where: { not: performed({}) } }),
+        'performed.where.not.performed',
+      ],
+      ['a where that is not a condition', performed({ where: 'x' }), 'performed.where'],
+    ])('%s → path "%s"', (_label, raw, path) => {
+      expect(problemOf(raw).path).toBe(path);
+    });
+
+    it('paths nest through groups and where: all.1.performed.where.any.0.value', () => {
+      const raw = {
+        all: [
+          { field: 'event.name', op: 'eq', value: 'x' },
+          performed({
+            where: { any: [{ field: 'event.properties.price', op: 'between', value: [5, 1] }] },
+          }),
+        ],
+      };
+
+      expect(problemOf(raw).path).toBe('all.1.performed.where.any.0.value');
+    });
+
+    it('at most 5 performed nodes per tree, counted across groups', () => {
+      const five = Array.from({ length: 5 }, () => performed({}));
+
+      expect(() => parseCondition({ all: five })).not.toThrow();
+      expect(problemOf({ all: [...five, performed({})] }).path).toBe('all.5.performed');
+      expect(problemOf({ any: [{ all: five }, { not: performed({}) }] }).path).toBe(
+        'any.1.not.performed',
+      );
+    });
+
+    it('a caller that loads no counts can refuse performed', () => {
+      let problem: unknown;
+      try {
+        parseCondition({ all: [prop('exists'), performed({})] }, { behaviours: false });
+      } catch (err) {
+        problem = err;
+      }
+
+      expect(problem).toBeInstanceOf(InputProblem);
+      expect((problem as InputProblem).path).toBe('all.1.performed');
+      expect(() => parseCondition(prop('exists'), { behaviours: false })).not.toThrow();
+    });
+
+    it('where nodes count towards the node and depth limits', () => {
+      const where = {
+        all: Array.from({ length: 199 }, () => ({ field: 'event.name', op: 'exists' })),
+      };
+      expect(problemOf(performed({ where })).path).toBe('performed.where.all.198');
+
+      let deep: unknown = { field: 'event.name', op: 'exists' };
+      for (let i = 0; i < 12; i++) deep = { not: deep };
+      expect(problemOf(performed({ where: deep })).path).toMatch(/^performed\.where(\.not){12}$/);
+    });
+
+    describe('evaluation against supplied counts', () => {
+      const withCounts = (...counts: number[]) => ({ ...subject(), behaviourCounts: counts });
+
+      it.each([
+        [{}, 0, false],
+        [{}, 1, true],
+        [{ atLeast: 3 }, 2, false],
+        [{ atLeast: 3 }, 3, true],
+        [{ atLeast: 3 }, 99, true],
+        [{ atMost: 0 }, 0, true],
+        [{ atMost: 0 }, 1, false],
+        [{ atMost: 2 }, 0, true],
+        [{ atLeast: 1, atMost: 2 }, 0, false],
+        [{ atLeast: 1, atMost: 2 }, 2, true],
+        [{ atLeast: 1, atMost: 2 }, 3, false],
+      ])('%j with count %d → %s', (bounds, count, expected) => {
+        expect(matches(performed(bounds), withCounts(count))).toBe(expected);
+      });
+
+      it('not performed means "has not done it within the window"', () => {
+        const rule = compileCondition(parseCondition({ not: performed({}) }));
+
+        expect(rule(withCounts(0)).matched).toBe(true);
+        expect(rule(withCounts(1))).toEqual({
+          matched: false,
+          couldMatchLater: false,
+          failingPath: 'not',
+          reason: 'NO_MATCH',
+        });
+      });
+
+      it('behaviours are listed depth-first, and counts are read in that order', () => {
+        const a = performed({ event: 'a' });
+        const b = performed({ event: 'b', atMost: 0 });
+        const c = performed({ event: 'c' });
+        const rule = compileCondition(parseCondition({ all: [a, { any: [b, { not: c }] }] }));
+
+        expect(rule.behaviours.map((x) => x.performed.event)).toEqual(['a', 'b', 'c']);
+        expect(rule(withCounts(1, 0, 5)).matched).toBe(true);
+        expect(rule(withCounts(1, 1, 0)).matched).toBe(true);
+        expect(rule(withCounts(1, 1, 5))).toMatchObject({
+          matched: false,
+          failingPath: 'all.1.any',
+        });
+        expect(rule(withCounts(0, 0, 0))).toMatchObject({
+          matched: false,
+          couldMatchLater: false,
+          failingPath: 'all.0.performed',
+          reason: 'NO_MATCH',
+        });
+      });
+
+      it('a tree without performed has no behaviours and needs no counts', () => {
+        expect(compileCondition(parseCondition(prop('exists'))).behaviours).toEqual([]);
+        expect(compileCondition(null).behaviours).toEqual([]);
+      });
+
+      it('missing counts for a tree with performed is a programming error', () => {
+        const rule = compileCondition(parseCondition(performed({})));
+
+        expect(() => rule(subject())).toThrow(/behaviourCounts/);
+      });
+    });
+
+    describe('countBehaviours (in memory)', () => {
+      const DAY = 86_400_000;
+      const at = Date.UTC(2025, 5, 15, 12);
+      const history = [
+        { name: 'product_viewed', properties: { category: 'shoes' }, occurredAtMs: at - 7 * DAY },
+        {
+          name: 'product_viewed',
+          properties: { category: 'shoes' },
+          occurredAtMs: at - 7 * DAY + 1,
+        },
+        { name: 'product_viewed', properties: { category: 'hats' }, occurredAtMs: at - DAY },
+        { name: 'purchase', properties: {}, occurredAtMs: at - DAY },
+        { name: 'product_viewed', properties: { category: 'shoes' }, occurredAtMs: at - 1 },
+        { name: 'product_viewed', properties: { category: 'shoes' }, occurredAtMs: at },
+        { name: 'product_viewed', properties: { category: 'shoes' }, occurredAtMs: at + 1 },
+      ];
+      const shoes = parseCondition(viewedShoes) as { performed: never } & Condition;
+
+      it('counts events of the name, in (t − within, t], matching where', () => {
+        const anyView = parseCondition({ performed: { event: 'product_viewed', within: 'P7D' } });
+        const purchase = parseCondition(performed({ within: 'PT24H' }));
+        const purchaseLonger = parseCondition(performed({ within: 'PT25H' }));
+        const rule = compileCondition({ all: [shoes, anyView, purchase, purchaseLonger] });
+
+        expect(countBehaviours(history, at, rule.behaviours)).toEqual([3, 4, 0, 1]);
+      });
+
+      it('the entry event counts itself; a later event does not', () => {
+        const rule = compileCondition(parseCondition(viewedShoes));
+
+        expect(countBehaviours(history, at, rule.behaviours)).toEqual([3]);
+        expect(countBehaviours(history, at - 2, rule.behaviours)).toEqual([2]);
+        expect(countBehaviours(history, at + 1, rule.behaviours)).toEqual([3]);
+        expect(countBehaviours([], at, rule.behaviours)).toEqual([0]);
+        expect(countBehaviours(history, at, [])).toEqual([]);
+      });
+
+      it('feeds the compiled condition', () => {
+        const rule = compileCondition(parseCondition(viewedShoes));
+        const verdict = rule({
+          ...subject(),
+          behaviourCounts: countBehaviours(history, at - 2, rule.behaviours),
+        });
+
+        expect(verdict.matched).toBe(false);
+        expect(
+          rule({ ...subject(), behaviourCounts: countBehaviours(history, at, rule.behaviours) })
+            .matched,
+        ).toBe(true);
+      });
+    });
+  });
+
+  describe('couldMatchLater and reason', () => {
+    const rule = (raw: unknown) => compileCondition(parseCondition(raw));
+    const tierGold = { field: 'customer.traits.tier', op: 'eq', value: 'gold' };
+    const bigCart = { field: 'event.properties.cartValue', op: 'gte', value: 50 };
+
+    it('a comparison on a missing trait could match later', () => {
+      expect(rule(tierGold)(subject({}, {}))).toEqual({
+        matched: false,
+        couldMatchLater: true,
+        failingPath: '',
+        field: 'customer.traits.tier',
+        reason: 'MISSING',
+      });
+    });
+
+    it('a present trait of another type is final: TYPE_MISMATCH', () => {
+      expect(rule(tierGold)(subject({}, { tier: 1 }))).toMatchObject({
+        matched: false,
+        couldMatchLater: false,
+        reason: 'TYPE_MISMATCH',
+      });
+      expect(rule(tierGold)(subject({}, { tier: 'silver' }))).toMatchObject({
+        couldMatchLater: false,
+        reason: 'NO_MATCH',
+      });
+    });
+
+    it('event properties are final even when missing', () => {
+      expect(rule(bigCart)(subject({}))).toMatchObject({
+        couldMatchLater: false,
+        field: 'event.properties.cartValue',
+        reason: 'MISSING',
+      });
+      expect(rule(bigCart)(subject({ cartValue: '75' }))).toMatchObject({
+        couldMatchLater: false,
+        reason: 'TYPE_MISMATCH',
+      });
+      expect(rule(bigCart)(subject({ cartValue: 20 }))).toMatchObject({ reason: 'NO_MATCH' });
+    });
+
+    it.each([
+      ['all: a final false decides', { all: [bigCart, tierGold] }, {}, false],
+      ['all: only the trait is missing', { all: [bigCart, tierGold] }, { cartValue: 75 }, true],
+      ['any: a missing trait keeps it open', { any: [bigCart, tierGold] }, {}, true],
+      [
+        'not of a missing trait is unknown too',
+        { all: [bigCart, { not: tierGold }] },
+        { cartValue: 75 },
+        false,
+      ],
+      [
+        'not exists on a missing email',
+        { all: [{ not: { field: 'customer.email', op: 'exists' } }, tierGold] },
+        {},
+        true,
+      ],
+      [
+        'not of exists false on a missing trait (it may arrive)',
+        { not: { field: 'customer.traits.t', op: 'exists', value: false } },
+        {},
+        true,
+      ],
+    ])('%s → couldMatchLater %s', (_label, raw, properties, expected) => {
+      const verdict = rule(raw)(subject(properties, {}));
+
+      if (verdict.matched) {
+        expect(expected).toBe(false);
+        expect(verdict.couldMatchLater).toBe(false);
+      } else {
+        expect(verdict.couldMatchLater).toBe(expected);
+      }
+    });
+
+    it('comparisons no value of the field could satisfy stay false', () => {
+      const none = subject({}, {});
+      // Profile fields are strings; nothing is below the empty string.
+      expect(rule({ field: 'customer.email', op: 'eq', value: 5 })(none).couldMatchLater).toBe(
+        false,
+      );
+      expect(rule({ field: 'customer.locale', op: 'gt', value: 1 })(none).couldMatchLater).toBe(
+        false,
+      );
+      expect(
+        rule({ field: 'customer.phone', op: 'contains', value: 7 })(none).couldMatchLater,
+      ).toBe(false);
+      expect(rule({ field: 'customer.traits.x', op: 'lt', value: '' })(none).couldMatchLater).toBe(
+        false,
+      );
+      expect(
+        rule({ field: 'customer.email', op: 'startsWith', value: 'a' })(none).couldMatchLater,
+      ).toBe(true);
+      expect(
+        rule({ field: 'customer.traits.x', op: 'contains', value: 7 })(none).couldMatchLater,
+      ).toBe(true);
+    });
+
+    it('exists false on a present trait fails for NO_MATCH, exists on null for MISSING', () => {
+      expect(
+        rule({ field: 'customer.traits.t', op: 'exists', value: false })(subject({}, { t: 1 })),
+      ).toMatchObject({ reason: 'NO_MATCH', couldMatchLater: false });
+      expect(rule({ field: 'event.properties.p', op: 'exists' })(withP(null))).toMatchObject({
+        reason: 'MISSING',
+      });
+    });
+
+    it('any reports the group (NO_MATCH) unless it has a single branch', () => {
+      expect(
+        rule({ all: [bigCart, { any: [tierGold, { ...bigCart, op: 'lt', value: 10 }] }] })(
+          subject({ cartValue: 75 }, { tier: 'x' }),
+        ),
+      ).toEqual({
+        matched: false,
+        couldMatchLater: false,
+        failingPath: 'all.1.any',
+        reason: 'NO_MATCH',
+      });
+      expect(rule({ any: [tierGold] })(subject({}, {}))).toMatchObject({
+        failingPath: 'any.0',
+        reason: 'MISSING',
+        couldMatchLater: true,
+      });
+    });
+
+    it('C09 row d (nothing known) could match later; row b (cartValue "75") too, via vip', () => {
+      const c09 = rule({
+        all: [
+          { field: 'event.name', op: 'eq', value: 'added_to_cart' },
+          {
+            any: [
+              { all: [bigCart, { field: 'customer.traits.country', op: 'eq', value: 'DE' }] },
+              { field: 'customer.traits.vip', op: 'eq', value: true },
+            ],
+          },
+        ],
+      });
+
+      expect(c09(subject({}, {})).couldMatchLater).toBe(true);
+      expect(c09(subject({ cartValue: '75' }, { country: 'DE' })).couldMatchLater).toBe(true);
+      expect(c09(subject({ cartValue: 20 }, { vip: false })).couldMatchLater).toBe(false);
+    });
+
+    it('a match never could-match-later', () => {
+      expect(rule(bigCart)(subject({ cartValue: 60 }))).toEqual({
+        matched: true,
+        couldMatchLater: false,
       });
     });
   });

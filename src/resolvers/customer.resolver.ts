@@ -3,6 +3,7 @@ import {
   Authorized,
   Ctx,
   FieldResolver,
+  ID,
   Int,
   Mutation,
   Query,
@@ -22,6 +23,8 @@ import {
 import { pageRequest } from '../engine/pagination';
 import { BadInputError } from '../errors';
 import { MAX_BATCH } from '../engine/ingestion/ingest.service';
+import { Decision } from '../schema/decision.types';
+import { MAX_DECISIONS } from '../engine/decisions/decision.service';
 import { tenantOf } from './context';
 import type { RequestContext } from './context';
 
@@ -67,12 +70,45 @@ export class CustomerResolver {
   }
 
   @Authorized('READ')
-  @Query(() => Customer, { nullable: true })
+  @Query(() => Customer, {
+    nullable: true,
+    description: 'By the tenant’s id or by an anonymous id (exactly one of them).',
+  })
   customer(
-    @Arg('externalId') externalId: string,
     @Ctx() ctx: RequestContext,
+    @Arg('externalId', () => String, { nullable: true }) externalId?: string | null,
+    @Arg('anonymousId', () => String, { nullable: true }) anonymousId?: string | null,
   ): Promise<Customer | null> {
-    return ctx.services.customers.getByExternalId(tenantOf(ctx), externalId);
+    if ((externalId == null) === (anonymousId == null)) {
+      throw new BadInputError('externalId', 'give exactly one of externalId and anonymousId');
+    }
+    return externalId != null
+      ? ctx.services.customers.getByExternalId(tenantOf(ctx), externalId)
+      : ctx.services.customers.getByAnonymousId(tenantOf(ctx), anonymousId!);
+  }
+
+  @Authorized('READ')
+  @FieldResolver(() => [String], { description: 'Anonymous ids linked to this customer.' })
+  anonymousIds(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<string[]> {
+    return ctx.services.customers.anonymousIds(tenantOf(ctx), customer.id);
+  }
+
+  @Authorized('READ')
+  @FieldResolver(() => [Decision], {
+    description:
+      'Why the customer did or did not hear from triggers: one entry per decision, oldest ' +
+      `first (the newest ${MAX_DECISIONS}).`,
+  })
+  decisions(
+    @Root() customer: Customer,
+    @Ctx() ctx: RequestContext,
+    @Arg('triggerId', () => ID, { nullable: true }) triggerId?: string | null,
+  ): Promise<Decision[]> {
+    return ctx.services.decisions.forCustomer(
+      tenantOf(ctx),
+      customer.id,
+      triggerId ?? null,
+    ) as Promise<Decision[]>;
   }
 
   @Authorized('READ')

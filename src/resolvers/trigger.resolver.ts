@@ -2,6 +2,7 @@ import {
   Arg,
   Authorized,
   Ctx,
+  FieldResolver,
   ID,
   Int,
   Mutation,
@@ -20,9 +21,11 @@ import {
   Trigger,
   TriggerConnection,
   TriggerFiring,
+  TriggerVersion,
   UpdateTriggerInput,
 } from '../schema/trigger.types';
-import { Channel, TriggerStatus } from '../schema/enums';
+import { Channel, ReentryPolicy, TriggerStatus, Weekday } from '../schema/enums';
+import { SimulateTriggerInput, Simulation } from '../schema/simulation.types';
 import { tenantOf } from './context';
 import type { RequestContext } from './context';
 
@@ -43,9 +46,11 @@ export function toTrigger(view: TriggerView): Trigger {
       within: d.unless.within,
       where: d.unless.where,
       matchOn: d.unless.matchOn,
+      grace: d.unless.grace,
     },
     steps: d.steps.map((s) => ({
       delay: s.delay,
+      at: s.at && { days: s.at.days, time: s.at.time },
       channel: s.channel as Channel,
       template: {
         subject: s.template.subject ?? null,
@@ -53,6 +58,15 @@ export function toTrigger(view: TriggerView): Trigger {
         html: s.template.html ?? null,
       },
     })),
+    reentry: { policy: d.reentry.policy as ReentryPolicy, period: d.reentry.period },
+    cooldown: d.cooldown,
+    maxActive: d.maxActive,
+    sendWindow: d.sendWindow && {
+      days: d.sendWindow.days as Weekday[],
+      from: d.sendWindow.from,
+      to: d.sendWindow.to,
+    },
+    attributeWait: d.attributeWait,
     status: view.status as TriggerStatus,
     version: view.version,
     createdAt: view.createdAt,
@@ -109,6 +123,27 @@ export class TriggerResolver {
       },
       page.afterSeq !== '0',
     );
+  }
+
+  @Authorized('READ')
+  @Query(() => Simulation, {
+    description: 'Backtests a definition over stored events; writes and sends nothing.',
+  })
+  async simulateTrigger(
+    @Arg('input') input: SimulateTriggerInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Simulation> {
+    const result = await ctx.services.simulations.simulate(tenantOf(ctx), input);
+    return {
+      ...result,
+      samples: result.samples.map((s) => ({ ...s, at: new Date(s.at) })),
+    };
+  }
+
+  @Authorized('READ')
+  @FieldResolver(() => [TriggerVersion], { description: 'Every version, newest first.' })
+  async versions(@Root() trigger: Trigger, @Ctx() ctx: RequestContext): Promise<TriggerVersion[]> {
+    return ctx.services.triggers.versions(tenantOf(ctx), trigger.id);
   }
 
   @Authorized('READ')

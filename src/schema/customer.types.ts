@@ -28,15 +28,18 @@ export const EventConnection = Connection(Event, 'Event');
 
 @ObjectType({
   description:
-    'A customer of the tenant, known by the tenant’s own id. Personal fields need scope READ ' +
-    '(an INGEST key sees only id and externalId).',
+    'A customer of the tenant, known by the tenant’s own id and/or anonymous ids. Personal ' +
+    'fields need scope READ (an INGEST key sees only id and externalId).',
 })
 export class Customer {
   @Field(() => ID)
   id: string;
 
-  @Field()
-  externalId: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Null while the customer is known only by anonymous ids.',
+  })
+  externalId: string | null;
 
   @Authorized('READ')
   @Field(() => String, { nullable: true })
@@ -163,6 +166,12 @@ export class IdentifyInput {
   @Field()
   externalId: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'Links this anonymous id, and the history recorded under it, to the customer.',
+  })
+  anonymousId?: string | null;
+
   @Field(() => String, { nullable: true })
   email?: string | null;
 
@@ -181,8 +190,17 @@ export class IdentifyInput {
 
 @InputType()
 export class TrackInput {
-  @Field()
-  customerExternalId: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'The tenant’s customer id. Required unless anonymousId is given.',
+  })
+  customerExternalId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A device or session id for a customer not yet identified (see identify).',
+  })
+  anonymousId?: string | null;
 
   @Field()
   event: string;

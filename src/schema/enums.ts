@@ -20,6 +20,34 @@ export enum TriggerStatus {
   ACTIVE = 'ACTIVE',
   DRAFT = 'DRAFT',
   PAUSED = 'PAUSED',
+  ARCHIVED = 'ARCHIVED',
+}
+
+export enum ReentryPolicy {
+  EVERY_TIME = 'EVERY_TIME',
+  ONCE = 'ONCE',
+  ONCE_PER = 'ONCE_PER',
+}
+
+export enum Weekday {
+  MON = 'MON',
+  TUE = 'TUE',
+  WED = 'WED',
+  THU = 'THU',
+  FRI = 'FRI',
+  SAT = 'SAT',
+  SUN = 'SUN',
+}
+
+export enum DecisionOutcome {
+  ENTERED = 'ENTERED',
+  RESET = 'RESET',
+  HELD = 'HELD',
+  NOT_MATCHED = 'NOT_MATCHED',
+  BLOCKED = 'BLOCKED',
+  CANCELLED = 'CANCELLED',
+  FIRED = 'FIRED',
+  DEFERRED = 'DEFERRED',
 }
 
 export enum MessageStatus {
@@ -37,5 +65,16 @@ registerEnumType(ApiScope, {
   description: 'INGEST: identify/track only. READ, WRITE, BILLING as named. ADMIN: everything.',
 });
 registerEnumType(Channel, { name: 'Channel' });
-registerEnumType(TriggerStatus, { name: 'TriggerStatus' });
+registerEnumType(TriggerStatus, {
+  name: 'TriggerStatus',
+  description:
+    'ACTIVE reacts to events; DRAFT and PAUSED do not (runs in progress go on); ARCHIVED is ' +
+    'final: no entries, no edits, runs in progress finish.',
+});
+registerEnumType(ReentryPolicy, {
+  name: 'ReentryPolicy',
+  description: 'EVERY_TIME (default); ONCE: one entry ever; ONCE_PER: one entry per period.',
+});
+registerEnumType(Weekday, { name: 'Weekday' });
+registerEnumType(DecisionOutcome, { name: 'DecisionOutcome' });
 registerEnumType(MessageStatus, { name: 'MessageStatus' });

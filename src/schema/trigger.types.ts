@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Connection } from './connection';
-import { Channel, TriggerStatus } from './enums';
+import { Channel, ReentryPolicy, TriggerStatus, Weekday } from './enums';
 import { DurationScalar, JSONScalar } from './scalars';
 
 @ObjectType()
@@ -15,12 +15,27 @@ export class Template {
   html: string | null;
 }
 
+@ObjectType({ description: 'A wall-clock time some calendar days later, in the customer’s zone.' })
+export class LocalTime {
+  @Field(() => Int, { description: 'Calendar days after the date the delay ends on.' })
+  days: number;
+
+  @Field({ description: 'HH:MM local time.' })
+  time: string;
+}
+
 @ObjectType()
 export class Step {
   @Field(() => DurationScalar, {
     description: 'Wait after the previous step (the first: after entry).',
   })
   delay: string;
+
+  @Field(() => LocalTime, {
+    nullable: true,
+    description: 'After the delay, move to this local time (e.g. next day at 09:00).',
+  })
+  at: LocalTime | null;
 
   @Field(() => Channel)
   channel: Channel;
@@ -42,6 +57,47 @@ export class Unless {
 
   @Field(() => [String])
   matchOn: string[];
+
+  @Field(() => DurationScalar, {
+    description: 'The deadline is decided this long after it passes, so late events count.',
+  })
+  grace: string;
+}
+
+@ObjectType()
+export class Reentry {
+  @Field(() => ReentryPolicy)
+  policy: ReentryPolicy;
+
+  @Field(() => DurationScalar, { nullable: true })
+  period: string | null;
+}
+
+@ObjectType({ description: 'Allowed days and hours, in the customer’s time zone.' })
+export class SendWindow {
+  @Field(() => [Weekday])
+  days: Weekday[];
+
+  @Field({ description: 'HH:MM, inclusive.' })
+  from: string;
+
+  @Field({ description: 'HH:MM, exclusive.' })
+  to: string;
+}
+
+@ObjectType()
+export class TriggerVersion {
+  @Field(() => Int)
+  version: number;
+
+  @Field()
+  createdAt: Date;
+
+  @Field(() => Int, { description: 'Runs of this version still waiting or active.' })
+  openRuns: number;
+
+  @Field(() => JSONScalar, { description: 'The version’s behaviour, as stored.' })
+  definition: unknown;
 }
 
 @ObjectType()
@@ -66,6 +122,21 @@ export class Trigger {
 
   @Field(() => [Step])
   steps: Step[];
+
+  @Field(() => Reentry)
+  reentry: Reentry;
+
+  @Field(() => DurationScalar, { nullable: true })
+  cooldown: string | null;
+
+  @Field(() => Int, { nullable: true })
+  maxActive: number | null;
+
+  @Field(() => SendWindow, { nullable: true })
+  sendWindow: SendWindow | null;
+
+  @Field(() => DurationScalar, { nullable: true })
+  attributeWait: string | null;
 
   @Field(() => TriggerStatus)
   status: TriggerStatus;
@@ -93,8 +164,8 @@ export class TriggerFiringTrigger {
 
 @ObjectType()
 export class TriggerFiringCustomer {
-  @Field()
-  externalId: string;
+  @Field(() => String, { nullable: true })
+  externalId: string | null;
 }
 
 @ObjectType({ description: 'A trigger fired: a customer entered its sequence.' })
@@ -125,9 +196,21 @@ export class TemplateInput {
 }
 
 @InputType()
+export class LocalTimeInput {
+  @Field(() => Int, { nullable: true, description: 'Calendar days later; default 0.' })
+  days?: number | null;
+
+  @Field({ description: 'HH:MM local time.' })
+  time: string;
+}
+
+@InputType()
 export class StepInput {
   @Field(() => DurationScalar, { nullable: true, description: 'Default PT0S.' })
   delay?: string | null;
+
+  @Field(() => LocalTimeInput, { nullable: true })
+  at?: LocalTimeInput | null;
 
   @Field(() => Channel)
   channel: Channel;
@@ -152,6 +235,30 @@ export class UnlessInput {
     description: 'Properties equal on entry and unless-event.',
   })
   matchOn?: string[] | null;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'Default PT0S; at most PT24H.' })
+  grace?: string | null;
+}
+
+@InputType()
+export class ReentryInput {
+  @Field(() => ReentryPolicy)
+  policy: ReentryPolicy;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'ONCE_PER only.' })
+  period?: string | null;
+}
+
+@InputType()
+export class SendWindowInput {
+  @Field(() => [Weekday], { nullable: true, description: 'Default: every day.' })
+  days?: Weekday[] | null;
+
+  @Field({ description: 'HH:MM, inclusive.' })
+  from: string;
+
+  @Field({ description: 'HH:MM, exclusive; 24:00 for the end of the day.' })
+  to: string;
 }
 
 @InputType()
@@ -177,6 +284,27 @@ export class CreateTriggerInput {
   @Field(() => [StepInput])
   steps: StepInput[];
 
+  @Field(() => ReentryInput, { nullable: true, description: 'Default EVERY_TIME.' })
+  reentry?: ReentryInput | null;
+
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'No entry while this trigger fired for the customer within this long.',
+  })
+  cooldown?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'At most this many open runs per customer.' })
+  maxActive?: number | null;
+
+  @Field(() => SendWindowInput, { nullable: true })
+  sendWindow?: SendWindowInput | null;
+
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'How long an entry lacking customer data waits for identify (at most PT24H).',
+  })
+  attributeWait?: string | null;
+
   @Field(() => TriggerStatus, { nullable: true, description: 'Default ACTIVE.' })
   status?: TriggerStatus | null;
 }
@@ -200,6 +328,27 @@ export class UpdateTriggerInput {
 
   @Field(() => [StepInput], { nullable: true })
   steps?: StepInput[];
+
+  @Field(() => ReentryInput, { nullable: true, description: 'Default EVERY_TIME.' })
+  reentry?: ReentryInput | null;
+
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'No entry while this trigger fired for the customer within this long.',
+  })
+  cooldown?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'At most this many open runs per customer.' })
+  maxActive?: number | null;
+
+  @Field(() => SendWindowInput, { nullable: true })
+  sendWindow?: SendWindowInput | null;
+
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'How long an entry lacking customer data waits for identify (at most PT24H).',
+  })
+  attributeWait?: string | null;
 
   @Field(() => TriggerStatus, { nullable: true })
   status?: TriggerStatus | null;

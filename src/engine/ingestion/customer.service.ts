@@ -5,12 +5,18 @@ import type { TenantContext } from '../../tenancy/tenant-context';
 import { checkTimezone } from '../../tenancy/timezone';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { checkExternalId, checkJsonObject } from './validation';
+import type { IdentityResolver } from './identity';
+import { Effects } from '../sequences/effects';
+import type { EffectsApplier } from '../sequences/effects-applier';
+import type { EnrollmentEngine } from '../sequences/enrollment.engine';
+import type { TimerRunner } from '../timers/timer-runner';
 import { findUnstorableText, isUuid } from '../../validation';
 
 export interface CustomerRow {
   id: string;
   tenant_id: string;
-  external_id: string;
+  /** Null while the customer is known only by anonymous ids. */
+  external_id: string | null;
   email: string | null;
   phone: string | null;
   timezone: string | null;
@@ -22,7 +28,7 @@ export interface CustomerRow {
 
 export interface CustomerView {
   id: string;
-  externalId: string;
+  externalId: string | null;
   email: string | null;
   phone: string | null;
   timezone: string | null;
@@ -43,6 +49,8 @@ export interface EventView {
 
 export interface IdentifyCommand {
   externalId: string;
+  /** Links this anonymous id (and its history) to the customer. */
+  anonymousId?: string | null;
   email?: string | null;
   phone?: string | null;
   timezone?: string | null;
@@ -71,11 +79,17 @@ export class CustomerService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly identity: IdentityResolver,
+    private readonly enrollments: EnrollmentEngine,
+    private readonly applier: EffectsApplier,
+    private readonly timers: TimerRunner,
   ) {}
 
   /**
    * Creates or updates a customer. Given fields replace stored ones; traits merge shallowly
-   * and a trait set to null is removed. Throws BAD_USER_INPUT naming the field.
+   * and a trait set to null is removed. With `anonymousId`, that id's history joins the
+   * customer (see `IdentityResolver`). Entries held for customer data are re-evaluated.
+   * Throws BAD_USER_INPUT naming the field.
    */
   async identify(ctx: TenantContext, input: IdentifyCommand): Promise<CustomerView> {
     const externalId = checkedAt('input', () => checkExternalId(input.externalId, 'externalId'));
@@ -97,25 +111,35 @@ export class CustomerService {
       input.traits == null
         ? {}
         : checkedAt('input', () => checkJsonObject(input.traits, 'traits', 32_768));
-    const now = new Date(this.clock.nowMs());
+    const anonymousId =
+      input.anonymousId == null
+        ? null
+        : checkedAt('input', () => checkExternalId(input.anonymousId, 'anonymousId'));
+    const nowMs = this.clock.nowMs();
+    const now = new Date(nowMs);
 
-    const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
-      rows<CustomerRow>(
+    const effects = new Effects();
+    const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
+      const { customers } = await this.identity.resolve(
         tx,
-        `INSERT INTO customers (tenant_id, external_id, email, phone, timezone, locale, traits,
-           created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, jsonb_strip_nulls($7::jsonb), $8, $8)
-         ON CONFLICT (tenant_id, external_id) DO UPDATE SET
-           email = COALESCE(EXCLUDED.email, customers.email),
-           phone = COALESCE(EXCLUDED.phone, customers.phone),
-           timezone = COALESCE(EXCLUDED.timezone, customers.timezone),
-           locale = COALESCE(EXCLUDED.locale, customers.locale),
-           traits = jsonb_strip_nulls(customers.traits || $7::jsonb),
-           updated_at = EXCLUDED.updated_at
+        ctx.tenantId,
+        [{ externalId, anonymousId }],
+        now,
+      );
+      const [updated] = await rows<CustomerRow>(
+        tx,
+        `UPDATE customers SET
+           email = COALESCE($3, email),
+           phone = COALESCE($4, phone),
+           timezone = COALESCE($5, timezone),
+           locale = COALESCE($6, locale),
+           traits = jsonb_strip_nulls(traits || $7::jsonb),
+           updated_at = $8
+         WHERE tenant_id = $1 AND id = $2
          RETURNING *`,
         [
           ctx.tenantId,
-          externalId,
+          customers.get(`x:${externalId}`)!.id,
           email,
           input.phone ?? null,
           timezone,
@@ -123,8 +147,19 @@ export class CustomerService {
           JSON.stringify(traits),
           now,
         ],
-      ),
-    );
+      );
+      await this.enrollments.onCustomerChanged(tx, ctx.tenantId, updated, nowMs, effects);
+      return updated;
+    });
+    try {
+      await this.applier.apply(effects, ctx.log);
+      if (effects.timersToSchedule.length > 0) await this.timers.kick();
+    } catch (err) {
+      ctx.log.error(
+        { tenantId: ctx.tenantId, err, code: 'POST_COMMIT_EFFECTS_FAILED' },
+        'effects after identify failed; the customer is stored',
+      );
+    }
     return toCustomerView(row);
   }
 
@@ -137,6 +172,31 @@ export class CustomerService {
       ]),
     );
     return row ? toCustomerView(row) : null;
+  }
+
+  async getByAnonymousId(ctx: TenantContext, anonymousId: string): Promise<CustomerView | null> {
+    if (anonymousId.length > 255 || findUnstorableText(anonymousId)) return null;
+    const [row] = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<CustomerRow>(
+        tx,
+        `SELECT c.* FROM customer_aliases a JOIN customers c ON c.id = a.customer_id
+         WHERE a.tenant_id = $1 AND a.anonymous_id = $2`,
+        [ctx.tenantId, anonymousId],
+      ),
+    );
+    return row ? toCustomerView(row) : null;
+  }
+
+  async anonymousIds(ctx: TenantContext, customerId: string): Promise<string[]> {
+    const found = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<{ anonymous_id: string }>(
+        tx,
+        `SELECT anonymous_id FROM customer_aliases WHERE tenant_id = $1 AND customer_id = $2
+         ORDER BY anonymous_id LIMIT 100`,
+        [ctx.tenantId, customerId],
+      ),
+    );
+    return found.map((r) => r.anonymous_id);
   }
 
   /** Another tenant's id, or a malformed one, is indistinguishable from a missing one. */
@@ -209,5 +269,5 @@ export async function upsertCustomers(
      RETURNING *`,
     [tenantId, sorted, now],
   );
-  return new Map(found.map((c) => [c.external_id, c]));
+  return new Map(found.map((c) => [c.external_id!, c]));
 }

@@ -7,13 +7,15 @@ import { Effects } from '../sequences/effects';
 import type { EffectsApplier } from '../sequences/effects-applier';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
 import type { TimerRunner } from '../timers/timer-runner';
-import { upsertCustomers } from './customer.service';
+import { CustomerRef, IdentityResolver, refKey } from './identity';
 import { checkExternalId, checkJsonObject } from './validation';
 import { checkStorableText } from '../../validation';
 import { canonicalJson } from '../../json';
 
 export interface TrackCommand {
-  customerExternalId: string;
+  /** The tenant's customer id; may be omitted when `anonymousId` is given. */
+  customerExternalId?: string | null;
+  anonymousId?: string | null;
   event: string;
   properties?: unknown;
   occurredAt?: Date | null;
@@ -31,7 +33,7 @@ const EARLIEST_MS = Date.UTC(2000, 0, 1);
 
 interface ValidItem {
   index: number;
-  externalId: string;
+  ref: CustomerRef;
   name: string;
   properties: Record<string, unknown>;
   occurredAtMs: number;
@@ -57,6 +59,7 @@ export class IngestService {
     private readonly applier: EffectsApplier,
     private readonly timers: TimerRunner,
     private readonly maxFutureSkewMs: number,
+    private readonly identity: IdentityResolver,
   ) {}
 
   /** Validates and stores up to 1,000 events; per-item results in input order. */
@@ -148,7 +151,7 @@ export class IngestService {
   }
 
   private validate(command: TrackCommand, index: number, nowMs: number): ValidItem {
-    const externalId = checkExternalId(command.customerExternalId, 'customerExternalId');
+    const ref = checkCustomerRef(command);
     if (
       typeof command.event !== 'string' ||
       command.event.trim().length === 0 ||
@@ -178,11 +181,20 @@ export class IngestService {
     }
     if (messageId !== null) checkStorableText(messageId, 'messageId');
     const payloadHash = createHash('sha256')
-      .update(canonicalJson([externalId, command.event, properties, explicitMs]))
+      // An anonymous id joins the hash only when present: hashes stored before it existed hold.
+      .update(
+        canonicalJson([
+          ref.externalId,
+          command.event,
+          properties,
+          explicitMs,
+          ...(ref.anonymousId === null ? [] : [ref.anonymousId]),
+        ]),
+      )
       .digest('base64url');
     return {
       index,
-      externalId,
+      ref,
       name: command.event,
       properties,
       occurredAtMs: explicitMs ?? nowMs,
@@ -199,10 +211,10 @@ export class IngestService {
     results: TrackItemResult[],
     effects: Effects,
   ): Promise<void> {
-    const customers = await upsertCustomers(
+    const { customers, merged } = await this.identity.resolve(
       tx,
       tenantId,
-      items.map((i) => i.externalId),
+      items.map((i) => i.ref),
       new Date(nowMs),
     );
     const ids = await rows<{ id: string }>(
@@ -228,7 +240,7 @@ export class IngestService {
         tenantId,
         new Date(nowMs),
         order.map((k) => ids[k].id),
-        order.map((k) => customers.get(items[k].externalId)!.id),
+        order.map((k) => customers.get(refKey(items[k].ref))!.id),
         order.map((k) => items[k].name),
         order.map((k) => JSON.stringify(items[k].properties)),
         order.map((k) => new Date(items[k].occurredAtMs)),
@@ -250,6 +262,10 @@ export class IngestService {
       for (const row of found) existing.set(row.message_id, row);
     }
 
+    // A merge may have completed the data a held entry waited for.
+    for (const customer of merged) {
+      await this.enrollments.onCustomerChanged(tx, tenantId, customer, nowMs, effects);
+    }
     for (let k = 0; k < items.length; k++) {
       const item = items[k];
       const eventId = ids[k].id;
@@ -263,7 +279,7 @@ export class IngestService {
             name: item.name,
             properties: item.properties,
             occurredAtMs: item.occurredAtMs,
-            customer: customers.get(item.externalId)!,
+            customer: customers.get(refKey(item.ref))!,
           },
           nowMs,
           effects,
@@ -285,6 +301,20 @@ export class IngestService {
             };
     }
   }
+}
+
+/** An event names its customer by external id, anonymous id, or both (linking them). */
+function checkCustomerRef(command: TrackCommand): CustomerRef {
+  const hasExternal = command.customerExternalId != null;
+  const anonymousId =
+    command.anonymousId == null ? null : checkExternalId(command.anonymousId, 'anonymousId');
+  if (!hasExternal && anonymousId === null) {
+    throw new InputProblem('customerExternalId', 'expected customerExternalId or anonymousId');
+  }
+  const externalId = hasExternal
+    ? checkExternalId(command.customerExternalId, 'customerExternalId')
+    : null;
+  return { externalId, anonymousId };
 }
 
 /** Items with a messageId first, by messageId; the rest keep their order. */

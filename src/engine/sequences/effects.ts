@@ -5,7 +5,8 @@ export interface Firing {
   tenantId: string;
   triggerId: string;
   triggerName: string;
-  customerExternalId: string;
+  /** Null for a customer known only by an anonymous id. */
+  customerExternalId: string | null;
   enrollmentId: string;
   firedAt: string;
 }

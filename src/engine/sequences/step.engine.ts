@@ -3,9 +3,9 @@ import { findUnstorableText } from '../../validation';
 import { renderTemplate } from '../channels/templates';
 import type { CustomerRow } from '../ingestion/customer.service';
 import type { TriggerCatalog } from '../triggers/trigger-catalog';
-import { putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
 import type { EnrollmentRow } from './enrollment.engine';
+import { scheduleStep } from './step-scheduler';
 
 export type MessageStatus =
   | 'QUEUED'
@@ -138,14 +138,14 @@ export class StepEngine {
       effects.messagesToDeliver.push({ tenantId: run.tenant_id, messageId: message.id });
     }
 
-    const next = trigger.definition.steps[stepIndex + 1];
-    if (next) {
-      await putTimer(tx, effects, {
+    if (trigger.definition.steps[stepIndex + 1]) {
+      await scheduleStep(tx, effects, {
         tenantId: run.tenant_id,
-        kind: 'STEP',
         enrollmentId: run.id,
+        trigger,
         stepIndex: stepIndex + 1,
-        dueAtMs: dueAtMs + next.delayMs,
+        baseMs: dueAtMs,
+        customer,
         nowMs,
       });
     } else {

@@ -91,6 +91,8 @@ export class TimerProcessor {
       );
       if (timer.kind === 'DEADLINE') {
         await this.enrollments.onDeadline(tx, run, nowMs, effects);
+      } else if (timer.kind === 'HOLD') {
+        await this.enrollments.onHoldExpired(tx, run, nowMs, effects);
       } else {
         await this.steps.onStepDue(
           tx,

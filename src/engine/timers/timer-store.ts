@@ -4,7 +4,8 @@ import type { Effects } from '../sequences/effects';
 /** Deadline timers use this step index; step timers use the step's position. */
 export const DEADLINE_STEP = -1;
 
-export type TimerKind = 'DEADLINE' | 'STEP';
+/** DEADLINE: an absence window ends; STEP: a step is due; HOLD: a wait for customer data ends. */
+export type TimerKind = 'DEADLINE' | 'STEP' | 'HOLD';
 
 export interface TimerRow {
   id: string;

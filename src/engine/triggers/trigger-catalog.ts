@@ -1,6 +1,6 @@
 import { Tx, rows } from '../../platform/database';
 import { CompiledCondition, compileCondition } from '../rules/evaluate';
-import type { TriggerDefinition } from './trigger-definition';
+import { TriggerDefinition, withDefaults } from './trigger-definition';
 
 /** One trigger version, compiled for evaluation. Immutable: cached by (trigger, version). */
 export interface CompiledTrigger {
@@ -94,19 +94,30 @@ export class TriggerCatalog {
     const key = `${id}:${version}`;
     let compiled = this.versions.get(key);
     if (!compiled) {
-      compiled = {
-        id,
-        name,
-        version,
-        definition,
-        where: compileCondition(definition.where),
-        unlessWhere: compileCondition(definition.unless?.where ?? null),
-      };
+      compiled = compileTrigger(id, name, version, definition);
       if (this.versions.size >= MAX_CACHED_VERSIONS) this.versions.clear();
       this.versions.set(key, compiled);
     }
     return { ...compiled, name };
   }
+}
+
+/** Compiles one trigger version (its conditions once, for every evaluation to come). */
+export function compileTrigger(
+  id: string,
+  name: string,
+  version: number,
+  stored: TriggerDefinition,
+): CompiledTrigger {
+  const definition = withDefaults(stored);
+  return {
+    id,
+    name,
+    version,
+    definition,
+    where: compileCondition(definition.where),
+    unlessWhere: compileCondition(definition.unless?.where ?? null),
+  };
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

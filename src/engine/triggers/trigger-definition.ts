@@ -1,15 +1,17 @@
-import { InputProblem } from '../../errors';
+import { InputProblem, nestedAt } from '../../errors';
 import { checkStorableText } from '../../validation';
-import { Condition, parseCondition } from '../rules/condition';
+import { Condition, ParseConditionOptions, parseCondition } from '../rules/condition';
 import { TemplateSource, validateTemplate } from '../channels/templates';
 import { parseDuration } from '../time/duration';
+import { LocalTime, LocalTimeInput, parseLocalTime } from '../time/local-time';
+import { SendWindow, SendWindowInput, parseSendWindow } from '../time/send-window';
 
 export const CHANNELS = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'] as const;
 export type Channel = (typeof CHANNELS)[number];
 /** Channels the engine can deliver today; SMS and PUSH arrive with #4. */
 export const DELIVERABLE_CHANNELS: readonly Channel[] = ['EMAIL', 'WEBHOOK'];
 
-export const TRIGGER_STATUSES = ['ACTIVE', 'DRAFT', 'PAUSED'] as const;
+export const TRIGGER_STATUSES = ['ACTIVE', 'DRAFT', 'PAUSED', 'ARCHIVED'] as const;
 export type TriggerStatus = (typeof TRIGGER_STATUSES)[number];
 
 /** A trigger version's behaviour, as stored (JSON) and as compiled. Immutable per version. */
@@ -20,6 +22,28 @@ export interface TriggerDefinition {
   entryKey: string[];
   unless: UnlessClause | null;
   steps: StepDefinition[];
+  /** Whether and when a customer may enter again. */
+  reentry: ReentryRule;
+  /** No entry while a run of this trigger started its sequence within this long. */
+  cooldown: string | null;
+  cooldownMs: number | null;
+  /** At most this many open (waiting or active) runs per customer; null: no limit. */
+  maxActive: number | null;
+  /** Steps due outside this window (customer's zone) move to its next opening. */
+  sendWindow: SendWindow | null;
+  /** How long an entry whose condition lacks customer data waits for an `identify`. */
+  attributeWait: string | null;
+  attributeWaitMs: number | null;
+}
+
+export const REENTRY_POLICIES = ['EVERY_TIME', 'ONCE', 'ONCE_PER'] as const;
+export type ReentryPolicy = (typeof REENTRY_POLICIES)[number];
+
+export interface ReentryRule {
+  policy: ReentryPolicy;
+  /** ONCE_PER only: the least time between two entries. */
+  period: string | null;
+  periodMs: number | null;
 }
 
 export interface UnlessClause {
@@ -29,11 +53,16 @@ export interface UnlessClause {
   where: Condition | null;
   /** Properties that must be equal on the entry event and the unless-event. */
   matchOn: string[];
+  /** The deadline is processed this long after it passes, so late events still count. */
+  grace: string;
+  graceMs: number;
 }
 
 export interface StepDefinition {
   delay: string;
   delayMs: number;
+  /** Optional: after the delay, move to this local time ("next day at 09:00"). */
+  at: LocalTime | null;
   channel: Channel;
   template: TemplateSource;
 }
@@ -48,17 +77,25 @@ export interface TriggerDefinitionInput {
     within: string;
     where?: unknown;
     matchOn?: string[] | null;
+    grace?: string | null;
   } | null;
   steps: Array<{
     delay?: string | null;
+    at?: LocalTimeInput | null;
     channel: string;
     template: { subject?: string | null; body: string; html?: string | null };
   }>;
+  reentry?: { policy: string; period?: string | null } | null;
+  cooldown?: string | null;
+  maxActive?: number | null;
+  sendWindow?: SendWindowInput | null;
+  attributeWait?: string | null;
 }
 
 const EVENT_NAME = /^[^\s].{0,199}$/s;
 const PROPERTY_NAME = /^[A-Za-z0-9_$-][A-Za-z0-9_$.-]{0,99}$/;
 const MAX_STEPS = 20;
+const MAX_GRACE_MS = 24 * 3_600_000;
 
 /**
  * Validates a definition and normalises it for storage. Throws `InputProblem` whose path is
@@ -74,12 +111,17 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
   if (input.unless) {
     const within = parseDurationAt(input.unless.within, 'unless.within');
     if (within.ms <= 0) throw new InputProblem('unless.within', 'must be longer than zero');
+    const grace = parseDurationAt(input.unless.grace ?? 'PT0S', 'unless.grace');
+    if (grace.ms > MAX_GRACE_MS) throw new InputProblem('unless.grace', 'at most PT24H');
     unless = {
       event: checkEventName(input.unless.event, 'unless.event'),
       within: within.iso,
       withinMs: within.ms,
-      where: parseOptionalCondition(input.unless.where, 'unless.where'),
+      // Behaviour counts are read at entry only; an unless-event is matched on its own data.
+      where: parseOptionalCondition(input.unless.where, 'unless.where', { behaviours: false }),
       matchOn: checkPropertyList(input.unless.matchOn, 'unless.matchOn'),
+      grace: grace.iso,
+      graceMs: grace.ms,
     };
   }
 
@@ -87,7 +129,80 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
     throw new InputProblem('steps', `expected 1 to ${MAX_STEPS} steps`);
   }
   const steps = input.steps.map((step, i) => parseStep(step, `steps.${i}`));
-  return { event, where, entryKey, unless, steps };
+  const cooldown = parseOptionalPositiveDuration(input.cooldown, 'cooldown');
+  const attributeWait = parseOptionalPositiveDuration(input.attributeWait, 'attributeWait');
+  if (attributeWait && attributeWait.ms > MAX_GRACE_MS) {
+    throw new InputProblem('attributeWait', 'at most PT24H');
+  }
+  const maxActive = input.maxActive ?? null;
+  if (maxActive !== null && (!Number.isInteger(maxActive) || maxActive < 1 || maxActive > 100)) {
+    throw new InputProblem('maxActive', 'expected an integer from 1 to 100 (or null: no limit)');
+  }
+  return {
+    event,
+    where,
+    entryKey,
+    unless,
+    steps,
+    reentry: parseReentry(input.reentry),
+    cooldown: cooldown?.iso ?? null,
+    cooldownMs: cooldown?.ms ?? null,
+    maxActive,
+    sendWindow: input.sendWindow
+      ? nestedAt('sendWindow', () => parseSendWindow(input.sendWindow!))
+      : null,
+    attributeWait: attributeWait?.iso ?? null,
+    attributeWaitMs: attributeWait?.ms ?? null,
+  };
+}
+
+/**
+ * Fills the fields later versions of Nudge added, so definitions stored before them read as
+ * they behaved: every entry allowed, no window, no grace.
+ */
+export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
+  return {
+    ...stored,
+    unless: stored.unless && {
+      ...stored.unless,
+      grace: stored.unless.grace ?? 'PT0S',
+      graceMs: stored.unless.graceMs ?? 0,
+    },
+    steps: stored.steps.map((step) => ({ ...step, at: step.at ?? null })),
+    reentry: stored.reentry ?? { policy: 'EVERY_TIME', period: null, periodMs: null },
+    cooldown: stored.cooldown ?? null,
+    cooldownMs: stored.cooldownMs ?? null,
+    maxActive: stored.maxActive ?? null,
+    sendWindow: stored.sendWindow ?? null,
+    attributeWait: stored.attributeWait ?? null,
+    attributeWaitMs: stored.attributeWaitMs ?? null,
+  };
+}
+
+function parseReentry(input: TriggerDefinitionInput['reentry']): ReentryRule {
+  if (!input) return { policy: 'EVERY_TIME', period: null, periodMs: null };
+  const policy = input.policy as ReentryPolicy;
+  if (!REENTRY_POLICIES.includes(policy)) {
+    throw new InputProblem('reentry.policy', `expected one of ${REENTRY_POLICIES.join(', ')}`);
+  }
+  if (policy !== 'ONCE_PER') {
+    if (input.period != null) {
+      throw new InputProblem('reentry.period', `only ONCE_PER takes a period, not ${policy}`);
+    }
+    return { policy, period: null, periodMs: null };
+  }
+  if (input.period == null) {
+    throw new InputProblem('reentry.period', 'ONCE_PER needs a period such as P7D');
+  }
+  const period = parseOptionalPositiveDuration(input.period, 'reentry.period')!;
+  return { policy, period: period.iso, periodMs: period.ms };
+}
+
+function parseOptionalPositiveDuration(text: string | null | undefined, path: string) {
+  if (text == null) return null;
+  const parsed = parseDurationAt(text, path);
+  if (parsed.ms <= 0) throw new InputProblem(path, 'must be longer than zero');
+  return parsed;
 }
 
 function parseStep(step: TriggerDefinitionInput['steps'][number], path: string): StepDefinition {
@@ -102,6 +217,7 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
     );
   }
   const delay = parseDurationAt(step.delay ?? 'PT0S', `${path}.delay`);
+  const at = step.at ? nestedAt(`${path}.at`, () => parseLocalTime(step.at!)) : null;
   const template = step.template;
   if (!template || typeof template.body !== 'string' || template.body.length === 0) {
     throw new InputProblem(`${path}.template.body`, 'expected a non-empty Liquid template');
@@ -114,16 +230,11 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
       throw new InputProblem(`${path}.template.${part}`, 'longer than 100,000 characters');
     }
   }
-  try {
-    validateTemplate(template);
-  } catch (err) {
-    if (err instanceof InputProblem)
-      throw new InputProblem(`${path}.template.${err.path}`, err.problem);
-    throw err;
-  }
+  nestedAt(`${path}.template`, () => validateTemplate(template));
   return {
     delay: delay.iso,
     delayMs: delay.ms,
+    at,
     channel,
     template: {
       subject: template.subject ?? null,
@@ -133,16 +244,13 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
   };
 }
 
-function parseOptionalCondition(raw: unknown, path: string): Condition | null {
+function parseOptionalCondition(
+  raw: unknown,
+  path: string,
+  options?: ParseConditionOptions,
+): Condition | null {
   if (raw === undefined || raw === null) return null;
-  try {
-    return parseCondition(raw);
-  } catch (err) {
-    if (err instanceof InputProblem) {
-      throw new InputProblem([path, err.path].filter(Boolean).join('.'), err.problem);
-    }
-    throw err;
-  }
+  return nestedAt(path, () => parseCondition(raw, options));
 }
 
 function parseDurationAt(text: string, path: string) {

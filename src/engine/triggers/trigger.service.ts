@@ -1,4 +1,4 @@
-import { BadInputError, NotFoundError, checkedAt } from '../../errors';
+import { BadInputError, ConflictError, NotFoundError, checkedAt } from '../../errors';
 import { Database, Tx, rows } from '../../platform/database';
 import type { Bus } from '../../platform/bus';
 import type { Clock } from '../../clock';
@@ -9,6 +9,7 @@ import {
   TriggerDefinitionInput,
   TriggerStatus,
   parseTriggerDefinition,
+  withDefaults,
 } from './trigger-definition';
 import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
@@ -23,6 +24,14 @@ export interface TriggerView {
   definition: TriggerDefinition;
   createdAt: Date;
   updatedAt: Date;
+}
+
+export interface TriggerVersionView {
+  version: number;
+  definition: TriggerDefinition;
+  createdAt: Date;
+  /** Runs of this version still waiting or active. */
+  openRuns: number;
 }
 
 export interface TriggerRow {
@@ -51,7 +60,7 @@ export const toTriggerView = (r: TriggerRow): TriggerView => ({
   name: r.name,
   status: r.status,
   version: r.version,
-  definition: r.definition,
+  definition: withDefaults(r.definition),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -105,13 +114,19 @@ export class TriggerService {
     const now = new Date(this.clock.nowMs());
     const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
       const current = await this.lockOne(tx, ctx, id);
+      if (current.status === 'ARCHIVED') {
+        throw new ConflictError('the trigger is archived; create a new trigger instead', {
+          field: 'id',
+          reason: 'TRIGGER_ARCHIVED',
+        });
+      }
       const name =
         input.name === undefined || input.name === null ? current.name : checkName(input.name);
       const status = input.status ? checkStatus(input.status) : current.status;
-      const merged = mergeDefinitionInput(current.definition, input);
+      const merged = mergeDefinitionInput(withDefaults(current.definition), input);
       const definition = checkedAt('input', () => parseTriggerDefinition(merged));
       // jsonb does not keep key order: compare canonical forms, or every save looks like a change.
-      const changed = canonicalJson(definition) !== canonicalJson(current.definition);
+      const changed = canonicalJson(definition) !== canonicalJson(withDefaults(current.definition));
       const version = changed ? current.version + 1 : current.version;
 
       const [updated] = await rows<TriggerRow>(
@@ -163,6 +178,28 @@ export class TriggerService {
     return pageOf(found, page, (r) => r.seq, toTriggerView);
   }
 
+  /** Every version of a trigger, newest first. */
+  async versions(ctx: TenantContext, triggerId: string): Promise<TriggerVersionView[]> {
+    const found = await this.db.withTenant(ctx.tenantId, (tx) =>
+      rows<{ version: number; definition: TriggerDefinition; created_at: Date; runs: number }>(
+        tx,
+        `SELECT v.version, v.definition, v.created_at,
+           (SELECT count(*)::int FROM enrollments e WHERE e.tenant_id = v.tenant_id
+              AND e.trigger_id = v.trigger_id AND e.trigger_version = v.version
+              AND e.state IN ('WAITING', 'ACTIVE')) AS runs
+         FROM trigger_versions v WHERE v.tenant_id = $1 AND v.trigger_id = $2
+         ORDER BY v.version DESC`,
+        [ctx.tenantId, triggerId],
+      ),
+    );
+    return found.map((v) => ({
+      version: v.version,
+      definition: withDefaults(v.definition),
+      createdAt: v.created_at,
+      openRuns: v.runs,
+    }));
+  }
+
   private async lockOne(tx: Tx, ctx: TenantContext, id: string): Promise<TriggerRow> {
     if (!isUuid(id)) throw new NotFoundError('trigger', 'id');
     const [row] = await rows<TriggerRow>(
@@ -209,9 +246,25 @@ function mergeDefinitionInput(
         within: current.unless.within,
         where: current.unless.where,
         matchOn: current.unless.matchOn,
+        grace: current.unless.grace,
       },
     ),
-    steps: pick('steps', current.steps) as TriggerDefinitionInput['steps'],
+    steps: pick(
+      'steps',
+      current.steps.map((s) => ({ ...s, at: s.at && { days: s.at.days, time: s.at.time } })),
+    ) as TriggerDefinitionInput['steps'],
+    reentry: pick('reentry', current.reentry),
+    cooldown: pick('cooldown', current.cooldown),
+    maxActive: pick('maxActive', current.maxActive),
+    sendWindow: pick(
+      'sendWindow',
+      current.sendWindow && {
+        days: current.sendWindow.days,
+        from: current.sendWindow.from,
+        to: current.sendWindow.to,
+      },
+    ),
+    attributeWait: pick('attributeWait', current.attributeWait),
   };
 }
 

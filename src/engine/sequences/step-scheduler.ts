@@ -1,0 +1,67 @@
+import { Tx, rows } from '../../platform/database';
+import { recordDecision } from '../decisions/decision-log';
+import type { CustomerRow } from '../ingestion/customer.service';
+import type { CompiledTrigger } from '../triggers/trigger-catalog';
+import { putTimer } from '../timers/timer-store';
+import type { Effects } from './effects';
+import { stepTime } from './step-schedule';
+
+/** The zone a customer's local times are read in: their own, else the tenant's. */
+export async function zoneOf(tx: Tx, tenantId: string, customer: CustomerRow): Promise<string> {
+  if (customer.timezone) return customer.timezone;
+  const [tenant] = await rows<{ timezone: string }>(
+    tx,
+    'SELECT timezone FROM tenants WHERE id = $1',
+    [tenantId],
+  );
+  return tenant?.timezone ?? 'UTC';
+}
+
+/**
+ * Schedules step `stepIndex` of a run, counting its delay from `baseMs`, and records a
+ * deferral by the send window as a decision. Returns the due time.
+ */
+export async function scheduleStep(
+  tx: Tx,
+  effects: Effects,
+  s: {
+    tenantId: string;
+    enrollmentId: string;
+    trigger: CompiledTrigger;
+    stepIndex: number;
+    baseMs: number;
+    customer: CustomerRow;
+    nowMs: number;
+  },
+): Promise<number> {
+  const step = s.trigger.definition.steps[s.stepIndex];
+  const needsZone = step.at !== null || s.trigger.definition.sendWindow !== null;
+  const zone = needsZone ? await zoneOf(tx, s.tenantId, s.customer) : 'UTC';
+  const time = stepTime(s.baseMs, step, s.trigger.definition, zone);
+  await putTimer(tx, effects, {
+    tenantId: s.tenantId,
+    kind: 'STEP',
+    enrollmentId: s.enrollmentId,
+    stepIndex: s.stepIndex,
+    dueAtMs: time.dueMs,
+    nowMs: s.nowMs,
+  });
+  if (time.deferredFromMs !== null) {
+    await recordDecision(tx, s.tenantId, {
+      customerId: s.customer.id,
+      triggerId: s.trigger.id,
+      triggerVersion: s.trigger.version,
+      enrollmentId: s.enrollmentId,
+      atMs: s.nowMs,
+      outcome: 'DEFERRED',
+      reason: 'SEND_WINDOW',
+      detail: {
+        step: s.stepIndex,
+        dueAt: new Date(time.deferredFromMs).toISOString(),
+        deferredTo: new Date(time.dueMs).toISOString(),
+        zone,
+      },
+    });
+  }
+  return time.dueMs;
+}

@@ -1,0 +1,326 @@
+import { canonicalJson } from '../../json';
+import type { DecisionOutcome, DecisionReason } from '../decisions/decision-log';
+import type { CustomerRow } from '../ingestion/customer.service';
+import { countBehaviours } from '../rules/behaviour-counts';
+import { RunHistory, reentryBlock } from '../sequences/reentry';
+import { subjectOf, violates } from '../sequences/enrollment.engine';
+import { stepTime } from '../sequences/step-schedule';
+import type { CompiledTrigger } from '../triggers/trigger-catalog';
+import { MinHeap } from './min-heap';
+
+/** A stored event as the backtest reads it, oldest first. */
+export interface HistoryEvent {
+  id: string;
+  customerId: string;
+  name: string;
+  properties: Record<string, unknown>;
+  occurredAtMs: number;
+}
+
+export interface SimulationInput {
+  trigger: CompiledTrigger;
+  /** Every event the definition reads, from `fromMs − lookback` to `toMs`, oldest first. */
+  events: HistoryEvent[];
+  customers: Map<string, CustomerRow>;
+  tenantZone: string;
+  tenantHasWebhook: boolean;
+  fromMs: number;
+  toMs: number;
+  sampleSize: number;
+}
+
+export interface SimulationSample {
+  customerExternalId: string | null;
+  at: number;
+  outcome: DecisionOutcome | 'SUPPRESSED';
+  reason: DecisionReason | 'INVALID_ADDRESS';
+  detail: Record<string, unknown>;
+}
+
+export interface SimulationResult {
+  entered: number;
+  reset: number;
+  notMatched: number;
+  blocked: number;
+  cancelled: number;
+  fired: number;
+  /** Runs still waiting for their deadline at the end of the range. */
+  pending: number;
+  messages: number;
+  deferred: number;
+  suppressed: number;
+  customers: number;
+  eventsScanned: number;
+  byReason: Record<string, number>;
+  samples: SimulationSample[];
+}
+
+interface SimRun {
+  customerId: string;
+  key: string;
+  firstEntryMs: number;
+  lastEntryMs: number;
+  deadlineMs: number | null;
+  matchValues: unknown[];
+  state: 'WAITING' | 'ACTIVE' | 'CANCELLED';
+  activatedAtMs: number | null;
+  /** ACTIVE runs count as open until their last step is due. */
+  endsAtMs: number;
+}
+
+/**
+ * Runs a trigger definition over stored history on a virtual clock, deciding exactly as the
+ * live engine does (the same condition evaluator, behaviour counts, absence rule, re-entry
+ * rules, step times and send windows) without writing or sending anything. Events are taken
+ * as arriving on time, in `occurredAt` order; at one instant events come before deadlines.
+ *
+ * Differences from live, by nature: customer data is today's (a backtest cannot know past
+ * traits), so entries that would wait for attributes count as not matched; deliveries are not
+ * attempted, so a message counts as sent when its address exists.
+ */
+export function simulate(input: SimulationInput): SimulationResult {
+  const { trigger, fromMs, toMs } = input;
+  const definition = trigger.definition;
+  const result: SimulationResult = {
+    entered: 0,
+    reset: 0,
+    notMatched: 0,
+    blocked: 0,
+    cancelled: 0,
+    fired: 0,
+    pending: 0,
+    messages: 0,
+    deferred: 0,
+    suppressed: 0,
+    customers: 0,
+    eventsScanned: input.events.length,
+    byReason: {},
+    samples: [],
+  };
+  const samples = new SampleCollector(input.sampleSize);
+  const runsByCustomer = new Map<string, SimRun[]>();
+  const historyByCustomer = new Map<string, HistoryEvent[]>();
+  const deadlines = new MinHeap<SimRun>();
+  const enteredCustomers = new Set<string>();
+
+  const customerOf = (id: string): CustomerRow => input.customers.get(id)!;
+  const decide = (
+    customerId: string,
+    at: number,
+    outcome: SimulationSample['outcome'],
+    reason: SimulationSample['reason'],
+    detail: Record<string, unknown> = {},
+  ) => {
+    result.byReason[reason] = (result.byReason[reason] ?? 0) + 1;
+    samples.offer({
+      customerExternalId: customerOf(customerId).external_id,
+      at,
+      outcome,
+      reason,
+      detail,
+    });
+  };
+
+  const history = (customerId: string, atMs: number): RunHistory => {
+    const runs = runsByCustomer.get(customerId) ?? [];
+    const h: RunHistory = {
+      entered: runs.length,
+      open: 0,
+      lastEntryMs: null,
+      lastActivationMs: null,
+    };
+    for (const run of runs) {
+      if (run.state === 'WAITING' || (run.state === 'ACTIVE' && run.endsAtMs >= atMs)) h.open++;
+      h.lastEntryMs = Math.max(h.lastEntryMs ?? run.firstEntryMs, run.firstEntryMs);
+      if (run.activatedAtMs !== null) {
+        h.lastActivationMs = Math.max(h.lastActivationMs ?? run.activatedAtMs, run.activatedAtMs);
+      }
+    }
+    return h;
+  };
+
+  const activate = (run: SimRun, startMs: number, nowMs: number) => {
+    run.state = 'ACTIVE';
+    run.activatedAtMs = nowMs;
+    result.fired++;
+    const customer = customerOf(run.customerId);
+    const zone = customer.timezone ?? input.tenantZone;
+    let baseMs = startMs;
+    definition.steps.forEach((step, index) => {
+      const time = stepTime(baseMs, step, definition, zone);
+      baseMs = time.dueMs;
+      run.endsAtMs = time.dueMs;
+      if (time.dueMs > toMs) return;
+      if (time.deferredFromMs !== null) {
+        result.deferred++;
+        decide(run.customerId, nowMs, 'DEFERRED', 'SEND_WINDOW', {
+          step: index,
+          dueAt: new Date(time.deferredFromMs).toISOString(),
+          deferredTo: new Date(time.dueMs).toISOString(),
+        });
+      }
+      const hasAddress =
+        step.channel === 'EMAIL' ? customer.email !== null : input.tenantHasWebhook;
+      if (hasAddress) result.messages++;
+      else {
+        result.suppressed++;
+        decide(run.customerId, time.dueMs, 'SUPPRESSED', 'INVALID_ADDRESS', { step: index });
+      }
+    });
+  };
+
+  /** Processes every deadline due strictly before `beforeMs` (events at an instant go first). */
+  const processDeadlines = (beforeMs: number) => {
+    for (;;) {
+      const next = deadlines.peek();
+      if (!next || next.priority >= beforeMs) return;
+      deadlines.pop();
+      const run = next.value;
+      const dueMs = next.priority;
+      if (run.state !== 'WAITING' || run.deadlineMs! + definition.unless!.graceMs !== dueMs) {
+        continue; // cancelled, or moved by a later entry (its new deadline is queued too)
+      }
+      const cooldownMs = definition.cooldownMs;
+      if (cooldownMs !== null) {
+        const recent = (runsByCustomer.get(run.customerId) ?? []).find(
+          (other) =>
+            other !== run &&
+            other.activatedAtMs !== null &&
+            other.activatedAtMs > dueMs - cooldownMs,
+        );
+        if (recent) {
+          run.state = 'CANCELLED';
+          result.cancelled++;
+          decide(run.customerId, dueMs, 'CANCELLED', 'COOLDOWN');
+          continue;
+        }
+      }
+      decide(run.customerId, dueMs, 'FIRED', 'DEADLINE_PASSED');
+      activate(run, dueMs, dueMs);
+    }
+  };
+
+  const onUnlessEvent = (event: HistoryEvent) => {
+    for (const run of runsByCustomer.get(event.customerId) ?? []) {
+      if (run.state !== 'WAITING') continue;
+      if (event.occurredAtMs < run.lastEntryMs || event.occurredAtMs > run.deadlineMs!) continue;
+      const candidate = { ...event, customer: customerOf(event.customerId) };
+      if (!violates(trigger, { match_values: run.matchValues }, candidate)) continue;
+      run.state = 'CANCELLED';
+      result.cancelled++;
+      decide(event.customerId, event.occurredAtMs, 'CANCELLED', 'ABSENCE_VIOLATED', {
+        event: event.name,
+      });
+    }
+  };
+
+  const onEntryEvent = (event: HistoryEvent) => {
+    const customer = customerOf(event.customerId);
+    const past = historyByCustomer.get(event.customerId) ?? [];
+    const counts = trigger.where.behaviours.length
+      ? countBehaviours(past, event.occurredAtMs, trigger.where.behaviours)
+      : undefined;
+    const verdict = trigger.where(subjectOf(event, customer, counts));
+    const t = event.occurredAtMs;
+    if (!verdict.matched) {
+      result.notMatched++;
+      decide(event.customerId, t, 'NOT_MATCHED', 'CONDITION_FALSE', {
+        failingNode: verdict.failingPath ?? '',
+        ...(verdict.field ? { field: verdict.field } : {}),
+        ...(verdict.reason ? { why: verdict.reason } : {}),
+      });
+      return;
+    }
+    const key = definition.entryKey.length
+      ? canonicalJson(definition.entryKey.map((p) => event.properties[p] ?? null))
+      : '';
+    const runs = runsByCustomer.get(event.customerId) ?? [];
+    const unless = definition.unless;
+    if (unless) {
+      // As live: the same-key waiting run with the latest deadline still ahead of the entry.
+      const open = runs
+        .filter((r) => r.state === 'WAITING' && r.key === key && r.deadlineMs! > t)
+        .reduce<SimRun | null>((a, r) => (a && a.deadlineMs! >= r.deadlineMs! ? a : r), null);
+      if (open) {
+        result.reset++;
+        decide(event.customerId, t, 'RESET', 'SAME_KEY_REENTRY');
+        if (t > open.lastEntryMs) {
+          open.lastEntryMs = t;
+          open.deadlineMs = t + unless.withinMs;
+          open.matchValues = unless.matchOn.map((p) => event.properties[p] ?? null);
+          deadlines.push(open.deadlineMs + unless.graceMs, open);
+        }
+        return;
+      }
+    }
+    const block = reentryBlock(definition, history(event.customerId, t), t);
+    if (block) {
+      result.blocked++;
+      decide(event.customerId, t, 'BLOCKED', block.reason, block.detail);
+      return;
+    }
+    const run: SimRun = {
+      customerId: event.customerId,
+      key,
+      firstEntryMs: t,
+      lastEntryMs: t,
+      deadlineMs: unless ? t + unless.withinMs : null,
+      matchValues: unless ? unless.matchOn.map((p) => event.properties[p] ?? null) : [],
+      state: 'WAITING',
+      activatedAtMs: null,
+      endsAtMs: t,
+    };
+    runs.push(run);
+    runsByCustomer.set(event.customerId, runs);
+    result.entered++;
+    enteredCustomers.add(event.customerId);
+    decide(event.customerId, t, 'ENTERED', 'CONDITION_MET');
+    if (unless) deadlines.push(run.deadlineMs! + unless.graceMs, run);
+    else activate(run, t, t);
+  };
+
+  for (const event of input.events) {
+    const past = historyByCustomer.get(event.customerId);
+    if (past) past.push(event);
+    else historyByCustomer.set(event.customerId, [event]);
+    if (event.occurredAtMs < fromMs) continue; // read only for behaviour counts
+    processDeadlines(event.occurredAtMs);
+    if (definition.unless && event.name === definition.unless.event) onUnlessEvent(event);
+    if (event.name === definition.event) onEntryEvent(event);
+  }
+  processDeadlines(toMs + 1);
+
+  for (const runs of runsByCustomer.values()) {
+    result.pending += runs.filter((r) => r.state === 'WAITING').length;
+  }
+  result.customers = enteredCustomers.size;
+  result.samples = samples.take();
+  return result;
+}
+
+/**
+ * Keeps a sample that shows every kind of outcome: the first few of each reason, then taken
+ * round-robin across reasons in the order they first occurred.
+ */
+class SampleCollector {
+  private readonly byReason = new Map<string, SimulationSample[]>();
+
+  constructor(private readonly size: number) {}
+
+  offer(sample: SimulationSample): void {
+    const list = this.byReason.get(sample.reason) ?? [];
+    if (list.length < this.size) list.push(sample);
+    this.byReason.set(sample.reason, list);
+  }
+
+  take(): SimulationSample[] {
+    const taken: SimulationSample[] = [];
+    const lists = [...this.byReason.values()];
+    for (let i = 0; taken.length < this.size; i++) {
+      const round = lists.filter((l) => i < l.length).map((l) => l[i]);
+      if (round.length === 0) break;
+      taken.push(...round.slice(0, this.size - taken.length));
+    }
+    return taken.sort((a, b) => a.at - b.at);
+  }
+}
