@@ -8,19 +8,21 @@ import pino from 'pino';
 import { startNudge, type Nudge } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { Logger } from '../src/logger';
-import { CART_WINDOW_MS, countAbandonment, countExpectedReminders } from './lib/expected-reminders';
+import { countAbandonment } from './lib/expected-reminders';
 import { GraphQLClient } from './lib/graphql-client';
 import {
   createCartReminderTrigger,
   createTenant,
   identifyVisitors,
   setClock,
+  simulateTrigger,
   trackBatch,
   type TrackInput,
 } from './lib/nudge-operations';
 import { DEFAULT_BATCH_LIMITS, cutBatches, type BatchLimits } from './lib/replay-batches';
 import { readOutcome } from './lib/replay-outcome';
-import { checkText, formatSummary, type ReplaySummary } from './lib/replay-summary';
+import { checkText, failedChecks, formatSummary, type ReplaySummary } from './lib/replay-summary';
+import { VARIANTS, replayVariant, type ReplayVariantName } from './lib/replay-variants';
 import {
   readRetailRocketEvents,
   sortForReplay,
@@ -29,6 +31,7 @@ import {
 import { SmtpSink } from './lib/smtp-sink';
 
 export type { ReplaySummary } from './lib/replay-summary';
+export type { ReplayVariantName } from './lib/replay-variants';
 
 /** The sample shipped with the repository (see examples/data/README.md). */
 export const DEFAULT_REPLAY_FILE = path.resolve(
@@ -39,8 +42,6 @@ export const DEFAULT_REPLAY_FILE = path.resolve(
   'retailrocket_events_sample.csv',
 );
 
-/** After the last event the clock moves this far, past every 2 h deadline. */
-const FINAL_CLOCK_MARGIN_MS = 3 * 60 * 60 * 1000;
 const IDENTIFIES_PER_REQUEST = 10;
 const MAX_REJECTIONS_KEPT = 20;
 
@@ -48,6 +49,11 @@ const MAX_REJECTIONS_KEPT = 20;
 export interface ReplayOptions {
   /** A RetailRocket events CSV. */
   file: string;
+  /**
+   * Which trigger to replay (default `basic`, the cart reminder of the README); see
+   * scripts/lib/replay-variants.ts.
+   */
+  variant?: ReplayVariantName;
   /**
    * The environment Nudge is configured from (default `process.env`). With DATABASE_URL and
    * REDIS_URL it uses those servers; without them, trial mode in a fresh temporary folder.
@@ -60,29 +66,37 @@ export interface ReplayOptions {
 
 /**
  * Replays a RetailRocket events file through a Nudge started in-process on the manual clock,
- * talking to it only through GraphQL over HTTP, and compares the reminders it sends with the
- * count computed independently from the file. Starts its own SMTP sink; stops the sink and
- * Nudge (and removes the temporary data folder it created) on success and on error.
+ * talking to it only through GraphQL over HTTP, and compares the reminders it sends (how
+ * many, and for the windowed variant when) with the expectation computed independently from
+ * the file. Then backtests the same definition with `simulateTrigger` over the same range and
+ * compares its figures with the live run. Starts its own SMTP sink; stops the sink and Nudge
+ * (and removes the temporary data folder it created) on success and on error.
  * Throws on a bad file, a bad environment or any GraphQL error; a mismatch is not an error,
  * it is `isMatch: false` in the summary.
  */
 export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> {
   const startedMs = performance.now();
   const progress = options.onProgress ?? (() => undefined);
+  const variant = VARIANTS[options.variant ?? 'basic'];
   const limits = options.batchLimits ?? {
     ...DEFAULT_BATCH_LIMITS,
-    // The replay's trigger: an add-to-cart opens a deadline two hours later.
-    deadlineOf: (e: { timestampMs: number; event: string }) =>
-      e.event === 'addtocart' ? e.timestampMs + CART_WINDOW_MS : null,
+    // An add-to-cart opens a deadline two hours later (and, with a send window, possibly a
+    // later send time): no batch reaches past one.
+    deadlineOf: variant.dueTimesOf,
   };
 
   const events = sortForReplay(readRetailRocketEvents(options.file));
   if (events.length === 0) throw new Error(`${options.file}: no events to replay`);
-  const expected = countExpectedReminders(events);
+  const expected = variant.expect(events);
   const batches = cutBatches(events, limits);
   const visitorIds = [...new Set(events.map((e) => e.visitorId))];
+  const identifiedIds =
+    variant.identifies === 'every visitor'
+      ? visitorIds
+      : [...new Set(events.filter((e) => e.event === 'addtocart').map((e) => e.visitorId))];
   const firstMs = events[0].timestampMs;
   const lastMs = events[events.length - 1].timestampMs;
+  const finalMs = lastMs + variant.finalClockMarginMs;
 
   const sink = new SmtpSink();
   let nudge: Nudge | null = null;
@@ -98,19 +112,27 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
     progress(`nudge started (${nudge.isTrial ? 'trial mode' : 'servers'}) in ${ms(startupMs)}`);
 
     const setupStartedMs = performance.now();
-    const { tenantId, secret } = await createTenant(client, operator, `replay ${isoNow()}`);
+    const { tenantId, secret } = await createTenant(
+      client,
+      operator,
+      `replay ${variant.name} ${isoNow()}`,
+      variant.tenantTimezone,
+    );
     const initial = await setClock(client, operator, firstMs - 1000);
-    const triggerId = await createCartReminderTrigger(client, secret);
-    await identifyVisitors(client, secret, visitorIds, IDENTIFIES_PER_REQUEST);
+    const triggerId = await createCartReminderTrigger(client, secret, variant.trigger);
+    await identifyVisitors(client, secret, identifiedIds, IDENTIFIES_PER_REQUEST);
     const setupMs = performance.now() - setupStartedMs;
-    progress(`tenant ${tenantId}: trigger created, ${visitorIds.length} visitors identified`);
+    progress(
+      `tenant ${tenantId} (${variant.name}): trigger created, ` +
+        `${identifiedIds.length} visitors identified`,
+    );
 
     const ingestStartedMs = performance.now();
     const ingest = await sendEvents(client, operator, secret, batches, progress);
     const ingestMs = performance.now() - ingestStartedMs;
 
     const drainStartedMs = performance.now();
-    const final = await setClock(client, operator, lastMs + FINAL_CLOCK_MARGIN_MS);
+    const final = await setClock(client, operator, finalMs);
     const drainMs = performance.now() - drainStartedMs;
 
     const outcome = await readOutcome({
@@ -121,10 +143,15 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
       db: nudge.db,
       sink,
       expectedRuns: expected.runs,
+      runKey: variant.runKey,
     });
+    const simulated = await simulateTrigger(client, secret, variant.trigger, firstMs, finalMs);
+    progress(`simulated: ${simulated.entered} entered, ${simulated.fired} fired`);
     const trackBatchMs = client.msByOperation.get('trackBatch') ?? ingestMs;
-    return {
+    const summary: Omit<ReplaySummary, 'isMatch'> = {
       file: path.relative(process.cwd(), options.file) || options.file,
+      variant: variant.name,
+      rule: variant.description,
       storage: {
         postgres: config.databaseUrl ? 'DATABASE_URL' : 'embedded (PGlite, trial mode)',
         redis: config.redisUrl
@@ -132,7 +159,9 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
           : 'in-process stand-ins',
       },
       tenantId,
+      tenantTimezone: variant.tenantTimezone,
       triggerId,
+      identified: identifiedIds.length,
       csv: {
         rows: events.length,
         visitors: visitorIds.length,
@@ -159,8 +188,18 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         runs: expected.runs.length,
         reminders: expected.reminders,
         cancelled: expected.cancelled,
+        deferred: expected.deferred,
       },
       reference: countAbandonment(events),
+      simulation: {
+        entered: simulated.entered,
+        reset: simulated.reset,
+        cancelled: simulated.cancelled,
+        fired: simulated.fired,
+        messages: simulated.messages,
+        deferred: simulated.deferred,
+        durationMs: simulated.durationMs,
+      },
       timing: {
         wallMs: performance.now() - startedMs,
         startupMs,
@@ -170,10 +209,8 @@ export async function runReplay(options: ReplayOptions): Promise<ReplaySummary> 
         eventsPerSecond: events.length / (ingestMs / 1000),
         trackBatchEventsPerSecond: events.length / (trackBatchMs / 1000),
       },
-      isMatch:
-        outcome.messages.sent === expected.reminders &&
-        outcome.sink.forTenant === expected.reminders,
     };
+    return { ...summary, isMatch: failedChecks(summary).length === 0 };
   } finally {
     await nudge?.stop();
     await sink.stop();
@@ -272,35 +309,66 @@ type Rejection = ReplaySummary['events']['rejections'][number];
 const ms = (value: number) => `${Math.round(value)} ms`;
 const isoNow = () => new Date().toISOString();
 
-const USAGE = `usage: npm run replay -- [file] [--json]
+const USAGE = `usage: npm run replay -- [--variant basic|keyed-windowed] [file] [--json]
 
 Replays a RetailRocket events CSV (default: examples/data/retailrocket_events_sample.csv)
-through an in-process Nudge on the manual clock and checks the cart reminders it sends.
+through an in-process Nudge on the manual clock and checks the cart reminders it sends
+against an expectation computed from the CSV, and against simulateTrigger over the same range.
 With DATABASE_URL and REDIS_URL it uses those servers, otherwise trial mode.
 
-  --json   print the summary as JSON instead of a table
-Exit status: 0 when the reminders match, 1 on MISMATCH, 2 when the replay could not run.
+  --variant basic            addtocart, unless a transaction within 2 h (the default)
+  --variant keyed-windowed   one run per visitor and item, only a transaction of that item
+                             cancels, reminders Mon-Fri 09:00-17:00 Europe/Berlin
+  --json                     print the summary as JSON instead of a table
+Exit status: 0 when every check passes, 1 on MISMATCH, 2 when the replay could not run.
 `;
+
+/** The CLI arguments, or a complaint about them. */
+function parseArgs(
+  args: string[],
+): { variant: ReplayVariantName; file: string | null; isJson: boolean; isHelp: boolean } | string {
+  let variant = 'basic';
+  const files: string[] = [];
+  const unexpected: string[] = [];
+  let isJson = false;
+  let isHelp = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--json') isJson = true;
+    else if (arg === '--help') isHelp = true;
+    else if (arg === '--variant') {
+      if (i + 1 >= args.length) return '--variant needs a value';
+      variant = args[++i];
+    } else if (arg.startsWith('--variant=')) variant = arg.slice('--variant='.length);
+    else if (arg.startsWith('--')) unexpected.push(arg);
+    else files.push(arg);
+  }
+  if (isHelp) return { variant: 'basic', file: null, isJson, isHelp };
+  if (unexpected.length > 0 || files.length > 1) {
+    return `unexpected arguments: ${[...unexpected, ...files.slice(1)].join(' ')}`;
+  }
+  try {
+    return { variant: replayVariant(variant).name, file: files[0] ?? null, isJson, isHelp };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** The CLI: returns the exit status. */
 async function main(args: string[]): Promise<number> {
-  const flags = args.filter((a) => a.startsWith('--'));
-  const files = args.filter((a) => !a.startsWith('--'));
-  if (flags.includes('--help')) {
+  const parsed = parseArgs(args);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`replay: ${parsed}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.isHelp) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const unknown = flags.filter((f) => f !== '--json');
-  if (unknown.length > 0 || files.length > 1) {
-    process.stderr.write(
-      `replay: unexpected arguments: ${[...unknown, ...files.slice(1)].join(' ')}\n${USAGE}`,
-    );
-    return 2;
-  }
 
   // `npm run` changes to the package folder; relative paths mean the caller's folder.
-  const file = files[0]
-    ? path.resolve(process.env.INIT_CWD ?? process.cwd(), files[0])
+  const file = parsed.file
+    ? path.resolve(process.env.INIT_CWD ?? process.cwd(), parsed.file)
     : DEFAULT_REPLAY_FILE;
   if (!existsSync(file)) {
     process.stderr.write(`replay: no such file: ${file}\n`);
@@ -308,10 +376,11 @@ async function main(args: string[]): Promise<number> {
   }
   const summary = await runReplay({
     file,
+    variant: parsed.variant,
     onProgress: (line) => process.stderr.write(`replay: ${line}\n`),
   });
 
-  const isJson = flags.includes('--json');
+  const isJson = parsed.isJson;
   process.stdout.write(isJson ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   if (!summary.isMatch)
     (isJson ? process.stderr : process.stdout).write(`\n${checkText(summary)}\n`);

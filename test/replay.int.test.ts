@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_REPLAY_FILE, runReplay } from '../scripts/replay';
+import { DEFAULT_REPLAY_FILE, runReplay, type ReplaySummary } from '../scripts/replay';
 
 const REPLAY_TIMEOUT_MS = 600_000;
 
@@ -18,6 +18,15 @@ function testEnvironment(): NodeJS.ProcessEnv {
     NUDGE_REDIS_PREFIX: `t${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.NUDGE_TEST_LOG_LEVEL ?? 'silent',
   };
+}
+
+/** simulateTrigger over the same range must say what the live run did (both variants). */
+function expectSimulationToAgreeWithLive(summary: ReplaySummary): void {
+  expect(summary.simulation.fired).toBe(summary.messages.sent);
+  expect(summary.simulation.entered).toBe(summary.enrollments.total);
+  expect(summary.simulation.cancelled).toBe(summary.enrollments.byState.CANCELLED ?? 0);
+  expect(summary.simulation.deferred).toBe(summary.messages.deferred);
+  expect(summary.simulation.messages).toBe(summary.messages.sent);
 }
 
 describe('replay of the RetailRocket sample', () => {
@@ -42,12 +51,70 @@ describe('replay of the RetailRocket sample', () => {
       expect(summary.enrollments.byState.CANCELLED).toBe(summary.expected.cancelled);
       expect(summary.messages.maxLatenessMs).toBe(0);
       // Pinned so that a change to the expectation itself is noticed, not just agreed with.
-      expect(summary.expected).toEqual({ runs: 156, reminders: 121, cancelled: 35 });
+      expect(summary.expected).toEqual({ runs: 156, reminders: 121, cancelled: 35, deferred: 0 });
       // The dataset README's own figures (examples/data/README.md), defined per event/visitor.
       expect(summary.reference).toMatchObject({
         entryEvents: 263,
         abandonedEntryEvents: 217,
         visitorsWithAbandonedEntry: 114,
+      });
+
+      expectSimulationToAgreeWithLive(summary);
+      // 263 add-to-carts, 2 of them exact duplicates stored once: 261 entries, of which 156
+      // start a run and the other 105 move their visitor's waiting run.
+      expect(summary.simulation).toMatchObject({
+        entered: 156,
+        reset: 105,
+        cancelled: 35,
+        fired: 121,
+        messages: 121,
+        deferred: 0,
+      });
+    },
+    REPLAY_TIMEOUT_MS,
+  );
+
+  it(
+    'keyed by item and held to office hours in Berlin, sends each reminder at the expected instant',
+    async () => {
+      const summary = await runReplay({
+        file: DEFAULT_REPLAY_FILE,
+        variant: 'keyed-windowed',
+        env: testEnvironment(),
+      });
+
+      expect(summary.tenantTimezone).toBe('Europe/Berlin');
+      expect(summary.events).toMatchObject({
+        sent: 9385,
+        accepted: 9382,
+        duplicates: 3,
+        rejected: 0,
+      });
+      // Pinned after an independent recount (Python, zoneinfo): 237 (visitor, item) runs; 38
+      // cancelled by a transaction of their own item (7 of the reminded runs have a
+      // transaction of another item in their window, which the basic rule would count);
+      // of the 199 reminders only 6 have a deadline inside Mon-Fri 09:00-17:00 Berlin time.
+      expect(summary.expected).toEqual({ runs: 237, reminders: 199, cancelled: 38, deferred: 193 });
+      expect(summary.enrollments.total).toBe(237);
+      expect(summary.enrollments.byState).toMatchObject({ COMPLETED: 199, CANCELLED: 38 });
+      expect(summary.messages.sent).toBe(199);
+      expect(summary.sink.forTenant).toBe(199);
+      expect(summary.messages.deferred).toBe(193);
+      expect(summary.sendMismatches).toEqual([]);
+      expect(summary.reminderMismatches).toEqual([]);
+      expect(summary.runMismatches).toEqual([]);
+      expect(summary.messages.maxLatenessMs).toBe(0);
+      expect(summary.isMatch).toBe(true);
+
+      expectSimulationToAgreeWithLive(summary);
+      // 261 stored add-to-carts: 237 start a run, 24 move the waiting run of the same item.
+      expect(summary.simulation).toMatchObject({
+        entered: 237,
+        reset: 24,
+        cancelled: 38,
+        fired: 199,
+        messages: 199,
+        deferred: 193,
       });
     },
     REPLAY_TIMEOUT_MS,
@@ -103,9 +170,10 @@ describe('replay of hand-made boundary histories', () => {
     ], // an exact duplicate row: one run, one reminder
   };
 
-  function writeCsv(): string {
+  function writeCsv(visitorIds = Object.keys(histories)): string {
     const lines = ['timestamp,visitorid,event,itemid,transactionid,datetime'];
     for (const [visitorId, events] of Object.entries(histories)) {
+      if (!visitorIds.includes(visitorId)) continue;
       for (const [kind, ms] of events) {
         const event = kind === 'a' ? 'addtocart' : 'transaction';
         lines.push(`${ms},${visitorId},${event},100,${kind === 'b' ? '7.0' : ''},`);
@@ -131,6 +199,48 @@ describe('replay of hand-made boundary histories', () => {
       expect(summary.messages.sent).toBe(6);
       expect(summary.sink.forTenant).toBe(6);
       expect(summary.events.duplicates).toBe(1);
+      expect(summary.isMatch).toBe(true); // the simulation agrees as well
+    },
+    REPLAY_TIMEOUT_MS,
+  );
+
+  it.each([
+    ['the default batches', undefined],
+    ['one event per batch', { maxEvents: 1, maxSpanMs: 0 }],
+    ['one batch for everything', { maxEvents: 1000, maxSpanMs: 12 * 3_600_000 }],
+  ])(
+    'keyed and windowed, sends every reminder at the expected instant, with %s',
+    async (_name, batchLimits) => {
+      const summary = await runReplay({
+        file: writeCsv(),
+        variant: 'keyed-windowed',
+        env: testEnvironment(),
+        batchLimits,
+      });
+
+      // One item only, so the runs are the basic ones. T is Monday 14:00 in Berlin: every
+      // deadline is inside the window but visitor 3's second (18:00), sent Tuesday 09:00.
+      expect(summary.expected).toEqual({ runs: 10, reminders: 6, cancelled: 4, deferred: 1 });
+      expect(summary.sendMismatches).toEqual([]);
+      expect(summary.runMismatches).toEqual([]);
+      expect(summary.messages.sent).toBe(6);
+      expect(summary.messages.deferred).toBe(1);
+      expect(summary.sink.forTenant).toBe(6);
+      expect(summary.isMatch).toBe(true);
+    },
+    REPLAY_TIMEOUT_MS,
+  );
+
+  // A transaction stored just before an add-to-cart at the same instant: the live engine (and
+  // the expectation) cancel the run at its deadline, because the transaction lies in
+  // [last entry, deadline]; the simulator must check the window again at the deadline too.
+  it(
+    'simulateTrigger agrees with the live engine on a transaction stored just before an add',
+    async () => {
+      const summary = await runReplay({ file: writeCsv(['7']), env: testEnvironment() });
+
+      expect(summary.enrollments.byState).toEqual({ CANCELLED: 1 });
+      expect(summary.simulation).toMatchObject({ entered: 1, cancelled: 1, fired: 0 });
     },
     REPLAY_TIMEOUT_MS,
   );

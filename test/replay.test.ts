@@ -4,8 +4,15 @@ import {
   countExpectedReminders,
   type VisitorEvent,
 } from '../scripts/lib/expected-reminders';
+import {
+  CART_SEND_WINDOW,
+  countExpectedKeyedReminders,
+  nextWindowOpening,
+  type ItemEvent,
+} from '../scripts/lib/expected-keyed-reminders';
 import { visitorEmail, visitorIdOf } from '../scripts/lib/nudge-operations';
 import { cutBatches } from '../scripts/lib/replay-batches';
+import { KEYED_WINDOWED_TRIGGER, VARIANTS, replayVariant } from '../scripts/lib/replay-variants';
 import { parseRetailRocketCsv, sortForReplay } from '../scripts/lib/retailrocket-events';
 
 const W = CART_WINDOW_MS;
@@ -117,6 +124,140 @@ describe('replay: expected cart reminders', () => {
       visitorsWithAbandonedEntry: 2,
     });
     expect(countExpectedReminders(events)).toMatchObject({ reminders: 1, cancelled: 1 });
+  });
+});
+
+describe('replay: expected keyed, windowed cart reminders', () => {
+  // Instants written as Berlin wall time (CEST is UTC+2 in summer 2015, CET UTC+1 in winter).
+  const CEST = (iso: string) => Date.parse(`${iso}+02:00`);
+  const CET = (iso: string) => Date.parse(`${iso}+01:00`);
+  const MONDAY = CEST('2015-06-01T12:00:00'); // inside the window: nothing is deferred
+  const item = (event: string, ms: number, itemId: string, visitorId = 'v1'): ItemEvent => ({
+    visitorId,
+    event,
+    timestampMs: ms,
+    itemId,
+  });
+  const addItem = (ms: number, itemId: string, visitorId?: string) =>
+    item('addtocart', ms, itemId, visitorId);
+  const buyItem = (ms: number, itemId: string, visitorId?: string) =>
+    item('transaction', ms, itemId, visitorId);
+  /** One add-to-cart whose deadline is `deadlineMs`: its expected send instant. */
+  const sendAtOf = (deadlineMs: number) =>
+    countExpectedKeyedReminders([addItem(deadlineMs - W, 'i1')]).runs[0].sendAtMs;
+
+  it('does not cancel on a transaction of another item, which the basic rule would', () => {
+    const events = [addItem(MONDAY, 'A'), buyItem(MONDAY + 60_000, 'B')];
+    expect(countExpectedKeyedReminders(events)).toMatchObject({ reminders: 1, cancelled: 0 });
+    expect(countExpectedReminders(events)).toMatchObject({ reminders: 0, cancelled: 1 });
+  });
+
+  it('cancels on a transaction of the same item, window ends inclusive', () => {
+    for (const buyMs of [MONDAY, MONDAY + W]) {
+      const result = countExpectedKeyedReminders([addItem(MONDAY, 'A'), buyItem(buyMs, 'A')]);
+      expect(result).toMatchObject({ reminders: 0, cancelled: 1, deferred: 0 });
+      expect(result.runs[0].sendAtMs).toBeNull();
+    }
+    const late = countExpectedKeyedReminders([addItem(MONDAY, 'A'), buyItem(MONDAY + W + 1, 'A')]);
+    expect(late).toMatchObject({ reminders: 1, cancelled: 0 });
+  });
+
+  it('keeps one run per item: other items neither join nor split it', () => {
+    const result = countExpectedKeyedReminders([
+      addItem(MONDAY, 'A'),
+      addItem(MONDAY + 1000, 'B'),
+      buyItem(MONDAY + 2000, 'B'), // splits nothing in A's run, cancels B's
+      addItem(MONDAY + 3000, 'A'), // joins A's run and moves its deadline
+      addItem(MONDAY + 3000, 'A', 'v2'), // another visitor: a run of its own
+    ]);
+    expect(
+      result.runs.map((r) => [r.visitorId, r.itemId, r.entries, r.isReminded, r.sendAtMs]),
+    ).toEqual([
+      ['v1', 'A', 2, true, MONDAY + 3000 + W],
+      ['v1', 'B', 1, false, null],
+      ['v2', 'A', 1, true, MONDAY + 3000 + W],
+    ]);
+    expect(result).toMatchObject({ reminders: 2, cancelled: 1, deferred: 0 });
+  });
+
+  it('applies the greedy reset rule within an item: a transaction of it splits the runs', () => {
+    const result = countExpectedKeyedReminders([
+      addItem(MONDAY, 'A'),
+      buyItem(MONDAY + 60_000, 'A'),
+      addItem(MONDAY + 120_000, 'A'),
+    ]);
+    expect(result.runs.map((r) => [r.entries, r.isReminded])).toEqual([
+      [1, false],
+      [1, true],
+    ]);
+  });
+
+  it('sends at a Friday 16:59 deadline, and defers a 17:00 one to Monday 09:00', () => {
+    expect(sendAtOf(CEST('2015-06-05T16:59:00'))).toBe(CEST('2015-06-05T16:59:00'));
+    expect(sendAtOf(CEST('2015-06-05T16:59:59.999'))).toBe(CEST('2015-06-05T16:59:59.999'));
+    expect(sendAtOf(CEST('2015-06-05T17:00:00'))).toBe(CEST('2015-06-08T09:00:00'));
+    const result = countExpectedKeyedReminders([
+      addItem(CEST('2015-06-05T14:59:00'), 'A'),
+      addItem(CEST('2015-06-05T15:00:00'), 'B'),
+    ]);
+    expect(result.runs.map((r) => r.isDeferred)).toEqual([false, true]);
+    expect(result).toMatchObject({ reminders: 2, deferred: 1 });
+  });
+
+  it('defers a Saturday deadline to Monday 09:00, and opens at 09:00 inclusive', () => {
+    expect(sendAtOf(CEST('2015-06-06T12:00:00'))).toBe(Date.UTC(2015, 5, 8, 7));
+    expect(sendAtOf(CEST('2015-06-09T07:00:00'))).toBe(CEST('2015-06-09T09:00:00'));
+    expect(sendAtOf(CEST('2015-06-09T08:59:59.999'))).toBe(CEST('2015-06-09T09:00:00'));
+    expect(sendAtOf(CEST('2015-06-09T09:00:00'))).toBe(CEST('2015-06-09T09:00:00'));
+    expect(sendAtOf(CEST('2015-06-09T23:30:00'))).toBe(CEST('2015-06-10T09:00:00'));
+  });
+
+  it('keeps 09:00 local across a DST weekend: the UTC instant moves by an hour', () => {
+    // Clocks went forward on Sunday 29 March 2015 and back on Sunday 25 October 2015.
+    expect(sendAtOf(CET('2015-03-28T10:00:00'))).toBe(Date.UTC(2015, 2, 30, 7));
+    expect(sendAtOf(CEST('2015-10-23T18:00:00'))).toBe(Date.UTC(2015, 9, 26, 8));
+    // A deadline inside the repeated hour of the night of 25 October is still a Sunday.
+    expect(sendAtOf(Date.UTC(2015, 9, 25, 0, 30))).toBe(Date.UTC(2015, 9, 26, 8));
+    expect(sendAtOf(Date.UTC(2015, 9, 25, 1, 30))).toBe(Date.UTC(2015, 9, 26, 8));
+  });
+
+  it('refuses a window whose opening falls into a DST gap', () => {
+    const night = { ...CART_SEND_WINDOW, weekdays: [7], fromMinute: 2 * 60 + 30 };
+    expect(() => nextWindowOpening(night, Date.UTC(2015, 2, 28, 12))).toThrow('DST gap');
+  });
+
+  it("describes the same window to the API as the expectation's", () => {
+    const days = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
+    const hhmm = (minute: number) =>
+      `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+    expect(KEYED_WINDOWED_TRIGGER.sendWindow).toEqual({
+      days: CART_SEND_WINDOW.weekdays.map((d) => days[d - 1]),
+      from: hhmm(CART_SEND_WINDOW.fromMinute),
+      to: hhmm(CART_SEND_WINDOW.toMinute),
+    });
+    expect(VARIANTS['keyed-windowed'].tenantTimezone).toBe(CART_SEND_WINDOW.zone);
+    expect(KEYED_WINDOWED_TRIGGER).toMatchObject({
+      entryKey: ['itemId'],
+      unless: { event: 'transaction', within: 'PT2H', matchOn: ['itemId'] },
+    });
+    expect(replayVariant('basic').trigger).not.toHaveProperty('sendWindow');
+    expect(() => replayVariant('windowed')).toThrow('basic, keyed-windowed');
+  });
+
+  it('cuts batches before the deferred send time too, not only before the deadline', () => {
+    const fridayAdd = CEST('2015-06-05T16:00:00'); // deadline 18:00, sent Monday 09:00
+    const events = [
+      { timestampMs: fridayAdd, event: 'addtocart' },
+      { timestampMs: fridayAdd + W, event: 'view' }, // at the deadline: same batch
+      { timestampMs: CEST('2015-06-06T10:00:00'), event: 'view' }, // after it: cut
+      { timestampMs: CEST('2015-06-08T09:00:00'), event: 'view' }, // at the send time
+      { timestampMs: CEST('2015-06-08T09:00:01'), event: 'view' }, // after it: cut
+    ];
+    const limits = { maxEvents: 1000, maxSpanMs: 7 * 24 * 3_600_000 };
+    const cut = (deadlineOf: (typeof VARIANTS)['basic']['dueTimesOf']) =>
+      cutBatches(events, { ...limits, deadlineOf }).map((b) => b.length);
+    expect(cut(VARIANTS['keyed-windowed'].dueTimesOf)).toEqual([2, 2, 1]);
+    expect(cut(VARIANTS.basic.dueTimesOf)).toEqual([2, 3]);
   });
 });
 

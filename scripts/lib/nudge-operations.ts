@@ -23,6 +23,8 @@ export interface TrackBatchResult {
 
 /** The fields of a `Message` the replay reads. */
 export interface MessageSummary {
+  /** The run (enrollment) the message belongs to. */
+  enrollmentId: string;
   status: string;
   /** The recipient's address (`visitor-<id>@replay.example` here). */
   to: string | null;
@@ -42,11 +44,15 @@ export function visitorIdOf(address: string | null): string | null {
   return (address && VISITOR_EMAIL.exec(address)?.[1]) ?? null;
 }
 
-/** Operator only. Creates a tenant and returns its id and the ADMIN secret (shown once). */
+/**
+ * Operator only. Creates a tenant in `timezone` (the zone local times and send windows are
+ * read in for customers without one) and returns its id and the ADMIN secret (shown once).
+ */
 export async function createTenant(
   client: GraphQLClient,
   operatorToken: string,
   name: string,
+  timezone = 'UTC',
 ): Promise<{ tenantId: string; secret: string }> {
   const data = await client.request<{ createTenant: { tenant: { id: string }; secret: string } }>(
     'createTenant',
@@ -54,7 +60,7 @@ export async function createTenant(
     `mutation CreateTenant($input: CreateTenantInput!) {
        createTenant(input: $input) { tenant { id } secret }
      }`,
-    { input: { name, timezone: 'UTC' } },
+    { input: { name, timezone } },
   );
   return { tenantId: data.createTenant.tenant.id, secret: data.createTenant.secret };
 }
@@ -75,38 +81,84 @@ export async function setClock(
 }
 
 /**
- * Creates "Cart reminder": on `addtocart`, unless a `transaction` follows within 2 h, one
- * email at the deadline naming the last item added. Returns the trigger id.
+ * The replay's trigger, "Cart reminder": on `addtocart`, unless a `transaction` follows within
+ * 2 h, one email at the deadline naming the last item added.
  */
+export const CART_REMINDER_TRIGGER = {
+  name: 'Cart reminder',
+  event: 'addtocart',
+  unless: { event: 'transaction', within: 'PT2H' },
+  steps: [
+    {
+      delay: 'PT0S',
+      channel: 'EMAIL',
+      template: {
+        subject: 'Still thinking about item {{ event.properties.itemId }}?',
+        body:
+          'Hello! Item {{ event.properties.itemId }} is still in your cart ' +
+          '(added {{ event.occurredAt }}).',
+      },
+    },
+  ],
+};
+
+/** Creates a trigger (by default `CART_REMINDER_TRIGGER`) and returns its id. */
 export async function createCartReminderTrigger(
   client: GraphQLClient,
   secret: string,
+  input: Record<string, unknown> = CART_REMINDER_TRIGGER,
 ): Promise<string> {
   const data = await client.request<{ createTrigger: { id: string } }>(
     'createTrigger',
     secret,
     `mutation CreateTrigger($input: CreateTriggerInput!) { createTrigger(input: $input) { id } }`,
+    { input },
+  );
+  return data.createTrigger.id;
+}
+
+/** The `Simulation` fields the replay reads (see `simulateTrigger`). */
+export interface SimulationFigures {
+  entered: number;
+  reset: number;
+  cancelled: number;
+  fired: number;
+  pending: number;
+  messages: number;
+  deferred: number;
+  eventsScanned: number;
+  durationMs: number;
+}
+
+/**
+ * Backtests the definition `input` over the tenant's stored events from `fromMs` to `toMs`;
+ * nothing is saved or sent. No sample decisions are asked for.
+ */
+export async function simulateTrigger(
+  client: GraphQLClient,
+  secret: string,
+  input: Record<string, unknown>,
+  fromMs: number,
+  toMs: number,
+): Promise<SimulationFigures> {
+  const data = await client.request<{ simulateTrigger: SimulationFigures }>(
+    'simulateTrigger',
+    secret,
+    `query Simulate($input: SimulateTriggerInput!) {
+       simulateTrigger(input: $input) {
+         entered reset cancelled fired pending messages deferred eventsScanned durationMs
+       }
+     }`,
     {
       input: {
-        name: 'Cart reminder',
-        event: 'addtocart',
-        unless: { event: 'transaction', within: 'PT2H' },
-        steps: [
-          {
-            delay: 'PT0S',
-            channel: 'EMAIL',
-            template: {
-              subject: 'Still thinking about item {{ event.properties.itemId }}?',
-              body:
-                'Hello! Item {{ event.properties.itemId }} is still in your cart ' +
-                '(added {{ event.occurredAt }}).',
-            },
-          },
-        ],
+        definition: input,
+        from: new Date(fromMs).toISOString(),
+        to: new Date(toMs).toISOString(),
+        sampleSize: 0,
       },
     },
   );
-  return data.createTrigger.id;
+  return data.simulateTrigger;
 }
 
 /**
@@ -174,7 +226,7 @@ export async function listTriggerMessages(
       secret,
       `query Messages($triggerId: ID, $after: String) {
          messages(triggerId: $triggerId, first: 100, after: $after) {
-           edges { node { status to scheduledFor sentAt } }
+           edges { node { enrollmentId status to scheduledFor sentAt } }
            pageInfo { hasNextPage endCursor }
          }
        }`,

@@ -5,12 +5,14 @@ export interface BatchLimits {
   /** A batch covers at most this much data time, from its first event to its last. */
   maxSpanMs: number;
   /**
-   * The deadline an event opens, if any (an add-to-cart opens one W later). A batch is cut
-   * before the first event that lies after a deadline opened earlier, so every deadline is
-   * processed (by the `setClock` that precedes the next batch) after exactly the events that
-   * happened up to it: the engine sees the stream in the order the shop lived it.
+   * The deadline an event opens, if any (an add-to-cart opens one W later), or several
+   * instants at which something may fall due because of it (with a send window, also the
+   * opening a reminder due at that deadline is deferred to). A batch is cut before the first
+   * event that lies after a deadline opened earlier, so every deadline is processed (by the
+   * `setClock` that precedes the next batch) after exactly the events that happened up to
+   * it: the engine sees the stream in the order the shop lived it.
    */
-  deadlineOf?: (event: { timestampMs: number; event: string }) => number | null;
+  deadlineOf?: (event: { timestampMs: number; event: string }) => number | readonly number[] | null;
 }
 
 /**
@@ -60,8 +62,8 @@ export function cutBatches<T extends { timestampMs: number; event: string }>(
       earliestDeadlineMs = Math.min(Number.POSITIVE_INFINITY, ...openDeadlines);
     }
     current.push(event);
-    const deadline = limits.deadlineOf?.(event) ?? null;
-    if (deadline !== null) {
+    const opened = limits.deadlineOf?.(event) ?? null;
+    for (const deadline of typeof opened === 'number' ? [opened] : (opened ?? [])) {
       openDeadlines.push(deadline);
       earliestDeadlineMs = Math.min(earliestDeadlineMs, deadline);
     }

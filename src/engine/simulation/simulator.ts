@@ -180,6 +180,24 @@ export function simulate(input: SimulationInput): SimulationResult {
       if (run.state !== 'WAITING' || run.deadlineMs! + definition.unless!.graceMs !== dueMs) {
         continue; // cancelled, or moved by a later entry (its new deadline is queued too)
       }
+      // As live, the window is checked again from the stored events at the deadline: an
+      // unless-event stored before its entry at the same instant counts too.
+      const violation = (historyByCustomer.get(run.customerId) ?? []).find(
+        (e) =>
+          e.occurredAtMs >= run.lastEntryMs &&
+          e.occurredAtMs <= run.deadlineMs! &&
+          violates(
+            trigger,
+            { match_values: run.matchValues },
+            { ...e, customer: customerOf(run.customerId) },
+          ),
+      );
+      if (violation) {
+        run.state = 'CANCELLED';
+        result.cancelled++;
+        decide(run.customerId, dueMs, 'CANCELLED', 'ABSENCE_VIOLATED', { event: violation.name });
+        continue;
+      }
       const cooldownMs = definition.cooldownMs;
       if (cooldownMs !== null) {
         const recent = (runsByCustomer.get(run.customerId) ?? []).find(
