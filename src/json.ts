@@ -11,3 +11,11 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
+
+/**
+ * A property an object holds itself, or undefined: never one inherited from its prototype,
+ * so a name such as `__proto__` or `constructor` reads as missing on plain JSON data.
+ */
+export function ownProperty(object: Record<string, unknown>, name: string): unknown {
+  return Object.prototype.hasOwnProperty.call(object, name) ? object[name] : undefined;
+}

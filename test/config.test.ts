@@ -42,6 +42,7 @@ describe('config', () => {
         nodeEnv: 'development',
         dataDir: '.data',
         keyPepper: expect.any(String),
+        redisAllowEviction: false,
         redisPrefix: 'nudge',
         timerShards: 4,
         timerLeaseMs: 30_000,

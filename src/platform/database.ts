@@ -51,15 +51,22 @@ export class Database {
    * Runs `work` in one transaction scoped to `tenantId`. Everything in it commits or
    * nothing does. Row-level security applies to every statement inside.
    */
-  async withTenant<T>(tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  async withTenant<T>(
+    tenantId: string,
+    work: (tx: Tx) => Promise<T>,
+    options: { isolation?: 'READ COMMITTED' | 'REPEATABLE READ' } = {},
+  ): Promise<T> {
     try {
-      return await this.dataSource.transaction(async (tx) => {
-        await tx.query(
-          "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
-          [tenantId],
-        );
-        return work(tx);
-      });
+      return await this.dataSource.transaction(
+        options.isolation ?? 'READ COMMITTED',
+        async (tx) => {
+          await tx.query(
+            "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
+            [tenantId],
+          );
+          return work(tx);
+        },
+      );
     } catch (err) {
       throw translateDatabaseError(err);
     }
@@ -111,4 +118,10 @@ function translateDatabaseError(err: unknown): unknown {
     );
   }
   return err;
+}
+
+/** PostgreSQL detected a deadlock and rolled this transaction back; it may be retried. */
+export function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return (e.driverError?.code ?? e.code) === '40P01';
 }

@@ -25,6 +25,7 @@ export type DecisionReason =
   | 'ACTIVE_LIMIT'
   | 'COOLDOWN'
   | 'ABSENCE_VIOLATED'
+  | 'MERGED_DUPLICATE'
   | 'DEADLINE_PASSED'
   | 'SEND_WINDOW';
 

@@ -1,5 +1,5 @@
 import { BadInputError, NotFoundError, checkedAt } from '../../errors';
-import { Database, Tx, rows } from '../../platform/database';
+import { Database, Tx, isDeadlock, rows } from '../../platform/database';
 import type { Clock } from '../../clock';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { checkTimezone } from '../../tenancy/timezone';
@@ -118,17 +118,20 @@ export class CustomerService {
     const nowMs = this.clock.nowMs();
     const now = new Date(nowMs);
 
-    const effects = new Effects();
-    const row = await this.db.withTenant(ctx.tenantId, async (tx) => {
-      const { customers } = await this.identity.resolve(
-        tx,
-        ctx.tenantId,
-        [{ externalId, anonymousId }],
-        now,
-      );
-      const [updated] = await rows<CustomerRow>(
-        tx,
-        `UPDATE customers SET
+    let effects = new Effects();
+    // Two identifies linking each other's anonymous ids lock the same two customers in
+    // opposite orders; PostgreSQL breaks the tie by rolling one back, which is retried.
+    const store = () =>
+      this.db.withTenant(ctx.tenantId, async (tx) => {
+        const { customers, merged } = await this.identity.resolve(
+          tx,
+          ctx.tenantId,
+          [{ externalId, anonymousId }],
+          now,
+        );
+        const [updated] = await rows<CustomerRow>(
+          tx,
+          `UPDATE customers SET
            email = COALESCE($3, email),
            phone = COALESCE($4, phone),
            timezone = COALESCE($5, timezone),
@@ -137,20 +140,37 @@ export class CustomerService {
            updated_at = $8
          WHERE tenant_id = $1 AND id = $2
          RETURNING *`,
-        [
-          ctx.tenantId,
-          customers.get(`x:${externalId}`)!.id,
-          email,
-          input.phone ?? null,
-          timezone,
-          input.locale ?? null,
-          JSON.stringify(traits),
-          now,
-        ],
-      );
-      await this.enrollments.onCustomerChanged(tx, ctx.tenantId, updated, nowMs, effects);
-      return updated;
-    });
+          [
+            ctx.tenantId,
+            customers.get(`x:${externalId}`)!.id,
+            email,
+            input.phone ?? null,
+            timezone,
+            input.locale ?? null,
+            JSON.stringify(traits),
+            now,
+          ],
+        );
+        if (merged.length > 0) {
+          await this.enrollments.onCustomersMerged(tx, ctx.tenantId, updated, nowMs, effects);
+        }
+        await this.enrollments.onCustomerChanged(tx, ctx.tenantId, updated, nowMs, effects);
+        return updated;
+      });
+    let row: CustomerRow;
+    for (let attempt = 1; ; attempt++) {
+      effects = new Effects();
+      try {
+        row = await store();
+        break;
+      } catch (err) {
+        if (!isDeadlock(err) || attempt >= 3) throw err;
+        ctx.log.warn(
+          { tenantId: ctx.tenantId, attempt, code: 'DEADLOCK_RETRIED' },
+          'identify retried',
+        );
+      }
+    }
     try {
       await this.applier.apply(effects, ctx.log);
       if (effects.timersToSchedule.length > 0) await this.timers.kick();

@@ -57,13 +57,10 @@ export class IdentityResolver {
     }
     for (const anonymousId of [...links.keys()].sort()) {
       const target = customers.get(`x:${links.get(anonymousId)!}`)!;
-      const before = linked.get(anonymousId);
-      const result = await this.link(tx, tenantId, anonymousId, target, before, now);
-      customers.set(`x:${result.external_id}`, result);
-      linked.set(anonymousId, result);
-      if (before && before.id !== result.id && before.external_id === null) {
-        merged.set(result.id, result);
-      }
+      const link = await this.link(tx, tenantId, anonymousId, target, linked.get(anonymousId), now);
+      customers.set(`x:${link.customer.external_id}`, link.customer);
+      linked.set(anonymousId, link.customer);
+      if (link.merged) merged.set(link.customer.id, link.customer);
     }
 
     for (const anonymousId of anonymousIds.sort()) {
@@ -98,14 +95,16 @@ export class IdentityResolver {
     target: CustomerRow,
     current: CustomerRow | undefined,
     now: Date,
-  ): Promise<CustomerRow> {
+  ): Promise<{ customer: CustomerRow; merged: boolean }> {
     if (!current) {
-      if (await this.insertAlias(tx, tenantId, anonymousId, target.id, now)) return target;
+      if (await this.insertAlias(tx, tenantId, anonymousId, target.id, now)) {
+        return { customer: target, merged: false };
+      }
       // A concurrent request linked it first (we waited on its key): continue from its link.
       const winner = (await this.linkedCustomers(tx, tenantId, [anonymousId])).get(anonymousId);
       return this.link(tx, tenantId, anonymousId, target, winner, now);
     }
-    if (current.id === target.id) return target;
+    if (current.id === target.id) return { customer: target, merged: false };
     if (current.external_id !== null) {
       await rows(
         tx,
@@ -113,9 +112,9 @@ export class IdentityResolver {
          WHERE tenant_id = $1 AND anonymous_id = $2`,
         [tenantId, anonymousId, target.id, now],
       );
-      return target;
+      return { customer: target, merged: false };
     }
-    return mergeCustomers(tx, tenantId, current, target, now);
+    return { customer: await mergeCustomers(tx, tenantId, current, target, now), merged: true };
   }
 
   /**

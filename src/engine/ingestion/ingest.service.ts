@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock';
 import { BadInputError, ConflictError, ErrorCode, InputProblem } from '../../errors';
-import { Database, Tx, rows } from '../../platform/database';
+import { Database, Tx, isDeadlock, rows } from '../../platform/database';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { Effects } from '../sequences/effects';
 import type { EffectsApplier } from '../sequences/effects-applier';
@@ -264,6 +264,7 @@ export class IngestService {
 
     // A merge may have completed the data a held entry waited for.
     for (const customer of merged) {
+      await this.enrollments.onCustomersMerged(tx, tenantId, customer, nowMs, effects);
       await this.enrollments.onCustomerChanged(tx, tenantId, customer, nowMs, effects);
     }
     for (let k = 0; k < items.length; k++) {
@@ -323,9 +324,4 @@ function byMessageId(a: ValidItem, b: ValidItem): number {
     return (a.messageId === null ? 1 : 0) - (b.messageId === null ? 1 : 0) || a.index - b.index;
   }
   return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : a.index - b.index;
-}
-
-function isDeadlock(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  return (e.driverError?.code ?? e.code) === '40P01';
 }

@@ -103,7 +103,7 @@ interface BehaviourProgram {
 
 /** `where` names event fields only (validated), so the customer it is given is never read. */
 const NO_CUSTOMER: EvaluationSubject['customer'] = {
-  externalId: '',
+  externalId: null,
   email: null,
   phone: null,
   timezone: null,

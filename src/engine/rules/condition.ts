@@ -315,10 +315,16 @@ function checkValue(op: Operator, value: unknown, path: string): void {
       const sameKind =
         Array.isArray(pair) &&
         pair.length === 2 &&
-        ((typeof pair[0] === 'number' && typeof pair[1] === 'number') ||
+        ((typeof pair[0] === 'number' &&
+          typeof pair[1] === 'number' &&
+          Number.isFinite(pair[0]) &&
+          Number.isFinite(pair[1])) ||
           (typeof pair[0] === 'string' && typeof pair[1] === 'string'));
       if (!sameKind)
-        throw new InputProblem(path, 'between needs [low, high], two numbers or two strings');
+        throw new InputProblem(
+          path,
+          'between needs [low, high], two finite numbers or two strings',
+        );
       const reversed =
         typeof pair[0] === 'string'
           ? compareCodePoints(pair[0], pair[1] as string) > 0

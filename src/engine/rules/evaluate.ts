@@ -10,7 +10,8 @@ import { compareCodePoints } from './text-order';
 export interface EvaluationSubject {
   event: { name: string; properties: Record<string, unknown> };
   customer: {
-    externalId: string;
+    /** Null for a customer known only by anonymous ids. */
+    externalId: string | null;
     email: string | null;
     phone: string | null;
     timezone: string | null;

@@ -1,5 +1,5 @@
 import { Tx, rows } from '../../platform/database';
-import { canonicalJson } from '../../json';
+import { canonicalJson, ownProperty } from '../../json';
 import { Decision, recordDecision } from '../decisions/decision-log';
 import type { CustomerRow } from '../ingestion/customer.service';
 import { loadBehaviourCounts } from '../rules/behaviour-counts';
@@ -43,6 +43,11 @@ export interface EnrollmentRow {
 export const END_REASONS = {
   absenceViolated: 'ABSENCE_VIOLATED',
   cooldown: 'COOLDOWN',
+  /** A merge brought two waiting runs of one key together; the later entry's run stays. */
+  mergedDuplicate: 'MERGED_DUPLICATE',
+  /** A merge brought runs together that the re-entry policy or open-run cap forbids. */
+  reentryNotAllowed: 'REENTRY_NOT_ALLOWED',
+  activeLimit: 'ACTIVE_LIMIT',
 } as const;
 
 /** The timer that ends an entry's wait for customer data. */
@@ -56,7 +61,7 @@ export function subjectOf(
   return {
     event: { name: event.name, properties: event.properties },
     customer: {
-      externalId: customer.external_id ?? '',
+      externalId: customer.external_id,
       email: customer.email,
       phone: customer.phone,
       timezone: customer.timezone,
@@ -121,7 +126,12 @@ export class EnrollmentEngine {
        ORDER BY n.first_entry_at FOR UPDATE OF n`,
       [tenantId, customer.id],
     );
+    if (held.length === 0) return;
+    const index = await this.catalog.forTenant(tx, tenantId);
+    const active = new Set([...index.byEntryEvent.values()].flat().map((t) => t.id));
     for (const hold of held) {
+      // A paused or archived trigger lets nobody in; the hold simply runs out.
+      if (!active.has(hold.trigger_id)) continue;
       const trigger = await this.catalog.version(
         tx,
         tenantId,
@@ -139,6 +149,65 @@ export class EnrollmentEngine {
       if (!verdict.matched) continue;
       await this.dropHold(tx, tenantId, hold.id, effects);
       await this.admit(tx, tenantId, trigger, event, nowMs, effects, nowMs);
+    }
+  }
+
+  /**
+   * Two customers' histories were merged into `customer`: open runs that could not have
+   * coexisted for one customer are cancelled — waiting runs of one key (the latest entry's
+   * stays), runs a ONCE trigger or an open-run cap forbids (the earliest stay).
+   */
+  async onCustomersMerged(
+    tx: Tx,
+    tenantId: string,
+    customer: CustomerRow,
+    nowMs: number,
+    effects: Effects,
+  ): Promise<void> {
+    const runs = await rows<EnrollmentRow>(
+      tx,
+      `SELECT * FROM enrollments WHERE tenant_id = $1 AND customer_id = $2 AND state <> 'HELD'
+       ORDER BY first_entry_at, created_at FOR UPDATE`,
+      [tenantId, customer.id],
+    );
+    const byTrigger = new Map<string, EnrollmentRow[]>();
+    for (const run of runs)
+      byTrigger.set(run.trigger_id, [...(byTrigger.get(run.trigger_id) ?? []), run]);
+    for (const [triggerId, all] of byTrigger) {
+      if (all.length < 2) continue;
+      const isOpen = (r: EnrollmentRow) => r.state === 'WAITING' || r.state === 'ACTIVE';
+      const ended = new Set<string>();
+      const end = async (
+        run: EnrollmentRow,
+        reason: (typeof END_REASONS)[keyof typeof END_REASONS],
+      ) => {
+        ended.add(run.id);
+        await this.cancel(tx, run, reason, nowMs, effects, { detail: { merged: true } });
+      };
+      const waitingByKey = new Map<string, EnrollmentRow[]>();
+      for (const run of all.filter((r) => r.state === 'WAITING')) {
+        waitingByKey.set(run.entry_key, [...(waitingByKey.get(run.entry_key) ?? []), run]);
+      }
+      for (const same of waitingByKey.values()) {
+        const latest = same.reduce((a, r) => (r.last_entry_at > a.last_entry_at ? r : a));
+        for (const run of same) if (run !== latest) await end(run, END_REASONS.mergedDuplicate);
+      }
+      const newest = await this.catalog.version(
+        tx,
+        tenantId,
+        triggerId,
+        all[all.length - 1].trigger_version,
+      );
+      const { reentry, maxActive } = newest.definition;
+      if (reentry.policy === 'ONCE') {
+        for (const run of all.slice(1)) {
+          if (isOpen(run) && !ended.has(run.id)) await end(run, END_REASONS.reentryNotAllowed);
+        }
+      }
+      if (maxActive !== null) {
+        const open = all.filter((r) => isOpen(r) && !ended.has(r.id));
+        for (const run of open.slice(maxActive)) await end(run, END_REASONS.activeLimit);
+      }
     }
   }
 
@@ -224,7 +293,7 @@ export class EnrollmentEngine {
   ): Promise<void> {
     const { definition } = trigger;
     const entryKey = definition.entryKey.length
-      ? canonicalJson(definition.entryKey.map((p) => event.properties[p] ?? null))
+      ? canonicalJson(definition.entryKey.map((p) => ownProperty(event.properties, p) ?? null))
       : '';
     const decide = (d: Pick<Decision, 'outcome' | 'reason' | 'detail' | 'enrollmentId'>) =>
       recordDecision(tx, tenantId, {
@@ -275,7 +344,9 @@ export class EnrollmentEngine {
     }
 
     const deadlineMs = event.occurredAtMs + definition.unless.withinMs;
-    const matchValues = definition.unless.matchOn.map((p) => event.properties[p] ?? null);
+    const matchValues = definition.unless.matchOn.map(
+      (p) => ownProperty(event.properties, p) ?? null,
+    );
     const run = await this.insertEnrollment(
       tx,
       tenantId,
@@ -292,7 +363,8 @@ export class EnrollmentEngine {
       kind: 'DEADLINE',
       enrollmentId: run.id,
       stepIndex: DEADLINE_STEP,
-      dueAtMs: deadlineMs + definition.unless.graceMs,
+      // A held entry let in after its window passed is decided at its release, not before.
+      dueAtMs: Math.max(deadlineMs + definition.unless.graceMs, releasedAtMs ?? 0),
       nowMs,
     });
     await decide({
@@ -339,7 +411,7 @@ export class EnrollmentEngine {
     const unless = (await this.catalog.version(tx, tenantId, trigger.id, open.trigger_version))
       .definition.unless!;
     const deadlineMs = event.occurredAtMs + unless.withinMs;
-    const matchValues = unless.matchOn.map((p) => event.properties[p] ?? null);
+    const matchValues = unless.matchOn.map((p) => ownProperty(event.properties, p) ?? null);
     await rows(
       tx,
       `UPDATE enrollments SET last_entry_at = $3, deadline_at = $4, entry_event_id = $5,
@@ -404,7 +476,13 @@ export class EnrollmentEngine {
    * window (whatever order it arrived in) or the trigger fired for the customer within its
    * cooldown meanwhile; otherwise the run's sequence starts now.
    */
-  async onDeadline(tx: Tx, run: EnrollmentRow, nowMs: number, effects: Effects): Promise<void> {
+  async onDeadline(
+    tx: Tx,
+    run: EnrollmentRow,
+    dueAtMs: number,
+    nowMs: number,
+    effects: Effects,
+  ): Promise<void> {
     if (run.state !== 'WAITING' || !run.deadline_at) return;
     const trigger = await this.catalog.version(
       tx,
@@ -482,8 +560,9 @@ export class EnrollmentEngine {
       reason: 'DEADLINE_PASSED',
       detail: { deadline: run.deadline_at.toISOString() },
     });
-    const startMs = run.deadline_at.getTime() + (unless?.graceMs ?? 0);
-    await this.startSequence(tx, run, trigger, startMs, nowMs, customer, effects);
+    // Steps count from the deadline timer's due time: the deadline plus grace (or the release
+    // of a held entry whose window had already passed).
+    await this.startSequence(tx, run, trigger, dueAtMs, nowMs, customer, effects);
   }
 
   private async startSequence(
@@ -651,7 +730,7 @@ export function violates(
   if (!trigger.unlessWhere(subjectOf(event, event.customer)).matched) return false;
   return unless.matchOn.every((property, i) => {
     const expected = run.match_values[i];
-    const actual = event.properties[property];
+    const actual = ownProperty(event.properties, property);
     return (
       expected !== null &&
       expected !== undefined &&

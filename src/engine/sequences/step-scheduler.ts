@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import { Tx, rows } from '../../platform/database';
 import { recordDecision } from '../decisions/decision-log';
 import type { CustomerRow } from '../ingestion/customer.service';
@@ -6,15 +7,24 @@ import { putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
 import { stepTime } from './step-schedule';
 
-/** The zone a customer's local times are read in: their own, else the tenant's. */
+/**
+ * The zone a customer's local times are read in: their own, else the tenant's, else UTC. A
+ * stored zone the runtime does not know (legacy data, a zone dropped from the tz database)
+ * is passed over rather than failing the step.
+ */
 export async function zoneOf(tx: Tx, tenantId: string, customer: CustomerRow): Promise<string> {
-  if (customer.timezone) return customer.timezone;
+  if (customer.timezone && IANAZone.isValidZone(customer.timezone)) return customer.timezone;
   const [tenant] = await rows<{ timezone: string }>(
     tx,
     'SELECT timezone FROM tenants WHERE id = $1',
     [tenantId],
   );
-  return tenant?.timezone ?? 'UTC';
+  return usableZone(tenant?.timezone ?? null, 'UTC');
+}
+
+/** `zone` when the runtime knows it, else `fallback`. */
+export function usableZone(zone: string | null, fallback: string): string {
+  return zone && IANAZone.isValidZone(zone) ? zone : fallback;
 }
 
 /**

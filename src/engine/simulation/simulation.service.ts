@@ -53,46 +53,52 @@ export class SimulationService {
       lookbackMs = Math.max(lookbackMs, parseDuration(performed.within).ms);
     }
 
-    const loaded = await this.db.withTenant(ctx.tenantId, async (tx) => {
-      const events = await rows<{
-        id: string;
-        customer_id: string;
-        name: string;
-        properties: Record<string, unknown>;
-        occurred_at: Date;
-      }>(
-        tx,
-        `SELECT id::text AS id, customer_id, name, properties, occurred_at FROM events
+    // One snapshot for all reads: a merge committing between them cannot remove a customer
+    // whose events were already read.
+    const loaded = await this.db.withTenant(
+      ctx.tenantId,
+      async (tx) => {
+        const events = await rows<{
+          id: string;
+          customer_id: string;
+          name: string;
+          properties: Record<string, unknown>;
+          occurred_at: Date;
+        }>(
+          tx,
+          `SELECT id::text AS id, customer_id, name, properties, occurred_at FROM events
          WHERE tenant_id = $1 AND name = ANY($2::text[]) AND occurred_at >= $3
            AND occurred_at <= $4
          ORDER BY occurred_at, id LIMIT $5`,
-        [
-          ctx.tenantId,
-          [...names],
-          new Date(fromMs - lookbackMs),
-          new Date(toMs),
-          MAX_SIMULATED_EVENTS + 1,
-        ],
-      );
-      if (events.length > MAX_SIMULATED_EVENTS) {
-        throw new BadInputError(
-          'input.to',
-          `the range holds more than ${MAX_SIMULATED_EVENTS} relevant events; narrow it`,
+          [
+            ctx.tenantId,
+            [...names],
+            new Date(fromMs - lookbackMs),
+            new Date(toMs),
+            MAX_SIMULATED_EVENTS + 1,
+          ],
         );
-      }
-      const customerIds = [...new Set(events.map((e) => e.customer_id))];
-      const customers = await rows<CustomerRow>(
-        tx,
-        'SELECT * FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
-        [ctx.tenantId, customerIds],
-      );
-      const [tenant] = await rows<{ timezone: string; webhook_url: string | null }>(
-        tx,
-        'SELECT timezone, webhook_url FROM tenants WHERE id = $1',
-        [ctx.tenantId],
-      );
-      return { events, customers, tenant };
-    });
+        if (events.length > MAX_SIMULATED_EVENTS) {
+          throw new BadInputError(
+            'input.to',
+            `the range holds more than ${MAX_SIMULATED_EVENTS} relevant events; narrow it`,
+          );
+        }
+        const customerIds = [...new Set(events.map((e) => e.customer_id))];
+        const customers = await rows<CustomerRow>(
+          tx,
+          'SELECT * FROM customers WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
+          [ctx.tenantId, customerIds],
+        );
+        const [tenant] = await rows<{ timezone: string; webhook_url: string | null }>(
+          tx,
+          'SELECT timezone, webhook_url FROM tenants WHERE id = $1',
+          [ctx.tenantId],
+        );
+        return { events, customers, tenant };
+      },
+      { isolation: 'REPEATABLE READ' },
+    );
 
     const events: HistoryEvent[] = loaded.events.map((e) => ({
       id: e.id,

@@ -1,10 +1,11 @@
-import { canonicalJson } from '../../json';
+import { canonicalJson, ownProperty } from '../../json';
 import type { DecisionOutcome, DecisionReason } from '../decisions/decision-log';
 import type { CustomerRow } from '../ingestion/customer.service';
 import { countBehaviours } from '../rules/behaviour-counts';
 import { RunHistory, reentryBlock } from '../sequences/reentry';
 import { subjectOf, violates } from '../sequences/enrollment.engine';
 import { stepTime } from '../sequences/step-schedule';
+import { usableZone } from '../sequences/step-scheduler';
 import type { CompiledTrigger } from '../triggers/trigger-catalog';
 import { MinHeap } from './min-heap';
 
@@ -55,6 +56,14 @@ export interface SimulationResult {
   samples: SimulationSample[];
 }
 
+/** A customer's runs: the open ones, and what re-entry rules need of all the others. */
+interface CustomerRuns {
+  open: SimRun[];
+  entered: number;
+  lastEntryMs: number | null;
+  lastActivationMs: number | null;
+}
+
 interface SimRun {
   customerId: string;
   key: string;
@@ -98,7 +107,15 @@ export function simulate(input: SimulationInput): SimulationResult {
     samples: [],
   };
   const samples = new SampleCollector(input.sampleSize);
-  const runsByCustomer = new Map<string, SimRun[]>();
+  const runsByCustomer = new Map<string, CustomerRuns>();
+  const runsOf = (customerId: string): CustomerRuns => {
+    let record = runsByCustomer.get(customerId);
+    if (!record) {
+      record = { open: [], entered: 0, lastEntryMs: null, lastActivationMs: null };
+      runsByCustomer.set(customerId, record);
+    }
+    return record;
+  };
   const historyByCustomer = new Map<string, HistoryEvent[]>();
   const deadlines = new MinHeap<SimRun>();
   const enteredCustomers = new Set<string>();
@@ -121,30 +138,27 @@ export function simulate(input: SimulationInput): SimulationResult {
     });
   };
 
+  /** The customer's run history at `atMs` (entries come in time order, so ended runs go). */
   const history = (customerId: string, atMs: number): RunHistory => {
-    const runs = runsByCustomer.get(customerId) ?? [];
-    const h: RunHistory = {
-      entered: runs.length,
-      open: 0,
-      lastEntryMs: null,
-      lastActivationMs: null,
+    const record = runsOf(customerId);
+    record.open = record.open.filter(
+      (r) => r.state === 'WAITING' || (r.state === 'ACTIVE' && r.endsAtMs >= atMs),
+    );
+    return {
+      entered: record.entered,
+      open: record.open.length,
+      lastEntryMs: record.lastEntryMs,
+      lastActivationMs: record.lastActivationMs,
     };
-    for (const run of runs) {
-      if (run.state === 'WAITING' || (run.state === 'ACTIVE' && run.endsAtMs >= atMs)) h.open++;
-      h.lastEntryMs = Math.max(h.lastEntryMs ?? run.firstEntryMs, run.firstEntryMs);
-      if (run.activatedAtMs !== null) {
-        h.lastActivationMs = Math.max(h.lastActivationMs ?? run.activatedAtMs, run.activatedAtMs);
-      }
-    }
-    return h;
   };
 
   const activate = (run: SimRun, startMs: number, nowMs: number) => {
     run.state = 'ACTIVE';
     run.activatedAtMs = nowMs;
+    runsOf(run.customerId).lastActivationMs = nowMs;
     result.fired++;
     const customer = customerOf(run.customerId);
-    const zone = customer.timezone ?? input.tenantZone;
+    const zone = usableZone(customer.timezone, usableZone(input.tenantZone, 'UTC'));
     let baseMs = startMs;
     definition.steps.forEach((step, index) => {
       const time = stepTime(baseMs, step, definition, zone);
@@ -182,15 +196,16 @@ export function simulate(input: SimulationInput): SimulationResult {
       }
       // As live, the window is checked again from the stored events at the deadline: an
       // unless-event stored before its entry at the same instant counts too.
-      const violation = (historyByCustomer.get(run.customerId) ?? []).find(
-        (e) =>
-          e.occurredAtMs >= run.lastEntryMs &&
-          e.occurredAtMs <= run.deadlineMs! &&
-          violates(
-            trigger,
-            { match_values: run.matchValues },
-            { ...e, customer: customerOf(run.customerId) },
-          ),
+      const violation = eventsBetween(
+        historyByCustomer.get(run.customerId) ?? [],
+        run.lastEntryMs,
+        run.deadlineMs!,
+      ).find((e) =>
+        violates(
+          trigger,
+          { match_values: run.matchValues },
+          { ...e, customer: customerOf(run.customerId) },
+        ),
       );
       if (violation) {
         run.state = 'CANCELLED';
@@ -200,13 +215,9 @@ export function simulate(input: SimulationInput): SimulationResult {
       }
       const cooldownMs = definition.cooldownMs;
       if (cooldownMs !== null) {
-        const recent = (runsByCustomer.get(run.customerId) ?? []).find(
-          (other) =>
-            other !== run &&
-            other.activatedAtMs !== null &&
-            other.activatedAtMs > dueMs - cooldownMs,
-        );
-        if (recent) {
+        // This run has not fired, so the customer's last firing is another run's.
+        const lastFiredMs = runsOf(run.customerId).lastActivationMs;
+        if (lastFiredMs !== null && lastFiredMs > dueMs - cooldownMs) {
           run.state = 'CANCELLED';
           result.cancelled++;
           decide(run.customerId, dueMs, 'CANCELLED', 'COOLDOWN');
@@ -219,7 +230,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   };
 
   const onUnlessEvent = (event: HistoryEvent) => {
-    for (const run of runsByCustomer.get(event.customerId) ?? []) {
+    for (const run of runsOf(event.customerId).open) {
       if (run.state !== 'WAITING') continue;
       if (event.occurredAtMs < run.lastEntryMs || event.occurredAtMs > run.deadlineMs!) continue;
       const candidate = { ...event, customer: customerOf(event.customerId) };
@@ -250,13 +261,13 @@ export function simulate(input: SimulationInput): SimulationResult {
       return;
     }
     const key = definition.entryKey.length
-      ? canonicalJson(definition.entryKey.map((p) => event.properties[p] ?? null))
+      ? canonicalJson(definition.entryKey.map((p) => ownProperty(event.properties, p) ?? null))
       : '';
-    const runs = runsByCustomer.get(event.customerId) ?? [];
+    const record = runsOf(event.customerId);
     const unless = definition.unless;
     if (unless) {
       // As live: the same-key waiting run with the latest deadline still ahead of the entry.
-      const open = runs
+      const open = record.open
         .filter((r) => r.state === 'WAITING' && r.key === key && r.deadlineMs! > t)
         .reduce<SimRun | null>((a, r) => (a && a.deadlineMs! >= r.deadlineMs! ? a : r), null);
       if (open) {
@@ -265,7 +276,7 @@ export function simulate(input: SimulationInput): SimulationResult {
         if (t > open.lastEntryMs) {
           open.lastEntryMs = t;
           open.deadlineMs = t + unless.withinMs;
-          open.matchValues = unless.matchOn.map((p) => event.properties[p] ?? null);
+          open.matchValues = unless.matchOn.map((p) => ownProperty(event.properties, p) ?? null);
           deadlines.push(open.deadlineMs + unless.graceMs, open);
         }
         return;
@@ -283,13 +294,16 @@ export function simulate(input: SimulationInput): SimulationResult {
       firstEntryMs: t,
       lastEntryMs: t,
       deadlineMs: unless ? t + unless.withinMs : null,
-      matchValues: unless ? unless.matchOn.map((p) => event.properties[p] ?? null) : [],
+      matchValues: unless
+        ? unless.matchOn.map((p) => ownProperty(event.properties, p) ?? null)
+        : [],
       state: 'WAITING',
       activatedAtMs: null,
       endsAtMs: t,
     };
-    runs.push(run);
-    runsByCustomer.set(event.customerId, runs);
+    record.open.push(run);
+    record.entered++;
+    record.lastEntryMs = t;
     result.entered++;
     enteredCustomers.add(event.customerId);
     decide(event.customerId, t, 'ENTERED', 'CONDITION_MET');
@@ -308,8 +322,8 @@ export function simulate(input: SimulationInput): SimulationResult {
   }
   processDeadlines(toMs + 1);
 
-  for (const runs of runsByCustomer.values()) {
-    result.pending += runs.filter((r) => r.state === 'WAITING').length;
+  for (const record of runsByCustomer.values()) {
+    result.pending += record.open.filter((r) => r.state === 'WAITING').length;
   }
   result.customers = enteredCustomers.size;
   result.samples = samples.take();
@@ -341,4 +355,20 @@ class SampleCollector {
     }
     return taken.sort((a, b) => a.at - b.at);
   }
+}
+
+/** The events of a time-sorted history with `fromMs <= occurredAt <= toMs`. */
+function eventsBetween(history: HistoryEvent[], fromMs: number, toMs: number): HistoryEvent[] {
+  let low = 0;
+  let high = history.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (history[mid].occurredAtMs < fromMs) low = mid + 1;
+    else high = mid;
+  }
+  const found: HistoryEvent[] = [];
+  for (let i = low; i < history.length && history[i].occurredAtMs <= toMs; i++) {
+    found.push(history[i]);
+  }
+  return found;
 }

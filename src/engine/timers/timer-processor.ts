@@ -90,7 +90,7 @@ export class TimerProcessor {
         [meta.tenant_id, timer.enrollment_id],
       );
       if (timer.kind === 'DEADLINE') {
-        await this.enrollments.onDeadline(tx, run, nowMs, effects);
+        await this.enrollments.onDeadline(tx, run, timer.due_at.getTime(), nowMs, effects);
       } else if (timer.kind === 'HOLD') {
         await this.enrollments.onHoldExpired(tx, run, nowMs, effects);
       } else {

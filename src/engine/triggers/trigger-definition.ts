@@ -111,6 +111,13 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
   if (input.unless) {
     const within = parseDurationAt(input.unless.within, 'unless.within');
     if (within.ms <= 0) throw new InputProblem('unless.within', 'must be longer than zero');
+    if (input.unless.event === input.event) {
+      throw new InputProblem(
+        'unless.event',
+        'must differ from the entry event (a repeated entry already moves the deadline: see ' +
+          'entryKey)',
+      );
+    }
     const grace = parseDurationAt(input.unless.grace ?? 'PT0S', 'unless.grace');
     if (grace.ms > MAX_GRACE_MS) throw new InputProblem('unless.grace', 'at most PT24H');
     unless = {
