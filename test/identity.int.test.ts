@@ -386,48 +386,42 @@ describe('identity: anonymous ids, links and merges', () => {
 
   // A first-time link races a first-time anonymous track creating the same anonymous id: the
   // link's insert waits on the other's key, finds it taken, and must merge from there.
-  it(
-    'a first-time anonymous track and an identify linking that same new anonymous id, sent concurrently, end linked',
-    async () => {
-      const secret = await tenant();
-      const outcome = await raceRounds(secret, 'r', 30, (anonymousId, externalId) =>
-        Promise.all([
-          pageView(secret, anonymousId, '2025-03-03T10:00:00.000Z'),
-          identifyWith(t, secret, { externalId, anonymousId }),
-        ]),
-      );
-      // Whichever commits first, the spec's end state is the same: anon → cust, 1 event.
-      expect(outcome).toEqual(
-        outcome.map(
-          ([i]) => [i, `cust-r${i}`, [`anon-r${i}`], 1] as [number, string, string[], number],
-        ),
-      );
-    },
-  );
+  it('a first-time anonymous track and an identify linking that same new anonymous id, sent concurrently, end linked', async () => {
+    const secret = await tenant();
+    const outcome = await raceRounds(secret, 'r', 30, (anonymousId, externalId) =>
+      Promise.all([
+        pageView(secret, anonymousId, '2025-03-03T10:00:00.000Z'),
+        identifyWith(t, secret, { externalId, anonymousId }),
+      ]),
+    );
+    // Whichever commits first, the spec's end state is the same: anon → cust, 1 event.
+    expect(outcome).toEqual(
+      outcome.map(
+        ([i]) => [i, `cust-r${i}`, [`anon-r${i}`], 1] as [number, string, string[], number],
+      ),
+    );
+  });
 
   // The same race, reached through a track that carries both ids.
-  it(
-    'a first-time anonymous track and a track carrying both ids for that new anonymous id, sent concurrently, end linked',
-    async () => {
-      const secret = await tenant();
-      const outcome = await raceRounds(secret, 'b', 30, (anonymousId, externalId) =>
-        Promise.all([
-          pageView(secret, anonymousId, '2025-03-03T10:00:00.000Z'),
-          trackAs(t, secret, {
-            customerExternalId: externalId,
-            anonymousId,
-            event: 'logged_in',
-            occurredAt: '2025-03-03T10:00:00.000Z',
-          }),
-        ]),
-      );
-      expect(outcome).toEqual(
-        outcome.map(
-          ([i]) => [i, `cust-b${i}`, [`anon-b${i}`], 2] as [number, string, string[], number],
-        ),
-      );
-    },
-  );
+  it('a first-time anonymous track and a track carrying both ids for that new anonymous id, sent concurrently, end linked', async () => {
+    const secret = await tenant();
+    const outcome = await raceRounds(secret, 'b', 30, (anonymousId, externalId) =>
+      Promise.all([
+        pageView(secret, anonymousId, '2025-03-03T10:00:00.000Z'),
+        trackAs(t, secret, {
+          customerExternalId: externalId,
+          anonymousId,
+          event: 'logged_in',
+          occurredAt: '2025-03-03T10:00:00.000Z',
+        }),
+      ]),
+    );
+    expect(outcome).toEqual(
+      outcome.map(
+        ([i]) => [i, `cust-b${i}`, [`anon-b${i}`], 2] as [number, string, string[], number],
+      ),
+    );
+  });
 
   it('tenant isolation: the same anonymousId in two tenants is two customers; neither sees the other', async () => {
     const alpha = await tenant('t-alpha');
