@@ -110,11 +110,14 @@ export async function startNudge(
     let bus: Bus;
     let timerIndex: TimerIndex;
     if (config.redisUrl) {
-      redis = await connectRedis(config.redisUrl, (err) => log.error({ err }, 'redis error'));
+      // Refuses a Redis that may evict Nudge's keys, unless the operator allows it (C23).
+      redis = await connectRedis(config.redisUrl, (err) => log.error({ err }, 'redis error'), {
+        allowEviction: config.redisAllowEviction,
+        log,
+      });
       closers.push(async () => redis!.destroy());
       bus = new RedisBus(redis, config.redisPrefix);
       timerIndex = new RedisTimerIndex(redis, config.redisPrefix, config.timerShards);
-      await warnIfEvicting(redis, log);
     } else {
       bus = new MemoryBus();
       timerIndex = new MemoryTimerIndex(config.timerShards);
@@ -239,21 +242,5 @@ export async function startNudge(
   } catch (err) {
     await closeAll();
     throw err;
-  }
-}
-
-/** An evicting Redis may silently drop timers from the index; say so loudly (C23). */
-async function warnIfEvicting(redis: Redis, log: Logger): Promise<void> {
-  try {
-    const policy = (await redis.configGet('maxmemory-policy'))['maxmemory-policy'];
-    if (policy && policy !== 'noeviction') {
-      // TODO(#3): refuse to start, or report unhealthy, when the policy can evict timer keys.
-      log.error(
-        { code: 'REDIS_EVICTION_POLICY', policy },
-        'redis may evict keys; timers rely on PostgreSQL sweeps',
-      );
-    }
-  } catch {
-    log.warn({ code: 'REDIS_CONFIG_UNREADABLE' }, 'could not read the redis eviction policy');
   }
 }

@@ -122,6 +122,24 @@ describe('simulateTrigger', () => {
     return { messages: messages.length, triggers: triggers.triggers.edges.length };
   }
 
+  it('takes a stored version’s definition as it is (a past version can be backtested)', async () => {
+    const data = await t.ok<{
+      trigger: { versions: Array<{ definition: Record<string, unknown> }> };
+    }>(secret, `query($id: ID!) { trigger(id: $id) { versions { definition } } }`, {
+      id: liveTriggerId,
+    });
+    const [stored] = data.trigger.versions;
+    expect(stored.definition).not.toHaveProperty('steps.0.delayMs');
+    const again = await t.ok<{ simulateTrigger: { entered: number } }>(secret, SIMULATE, {
+      i: {
+        definition: { name: 'v1 again', ...stored.definition },
+        from: '2025-03-03T00:00:00Z',
+        to: '2025-03-04T00:00:00Z',
+      },
+    });
+    expect(again.simulateTrigger.entered).toBe(5);
+  });
+
   it('rejects a bad definition or range with the field that is wrong', async () => {
     const bad = await t.request(secret, SIMULATE, {
       i: {

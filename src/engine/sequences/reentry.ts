@@ -32,7 +32,15 @@ export function reentryBlock(
     return { reason: 'ACTIVE_LIMIT', detail: { maxActive: definition.maxActive } };
   }
   if (reentry.policy === 'ONCE' && history.entered > 0) {
-    return { reason: 'REENTRY_NOT_ALLOWED', detail: { policy: 'ONCE' } };
+    return {
+      reason: 'REENTRY_NOT_ALLOWED',
+      detail: {
+        policy: 'ONCE',
+        ...(history.lastEntryMs !== null
+          ? { lastEntryAt: new Date(history.lastEntryMs).toISOString() }
+          : {}),
+      },
+    };
   }
   if (
     reentry.policy === 'ONCE_PER' &&

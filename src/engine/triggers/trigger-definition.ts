@@ -186,6 +186,42 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
   };
 }
 
+/**
+ * The definition in the shape `createTrigger` accepts (durations as text, no derived
+ * milliseconds), so a stored version can be sent back: to `simulateTrigger`, or to restore it.
+ * `parseTriggerDefinition(toDefinitionInput(d))` gives `d` again.
+ */
+export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionInput {
+  const d = withDefaults(stored);
+  return {
+    event: d.event,
+    where: d.where,
+    entryKey: d.entryKey,
+    unless: d.unless && {
+      event: d.unless.event,
+      within: d.unless.within,
+      where: d.unless.where,
+      matchOn: d.unless.matchOn,
+      grace: d.unless.grace,
+    },
+    steps: d.steps.map((step) => ({
+      delay: step.delay,
+      at: step.at && { days: step.at.days, time: step.at.time },
+      channel: step.channel,
+      template: { ...step.template },
+    })),
+    reentry: { policy: d.reentry.policy, period: d.reentry.period },
+    cooldown: d.cooldown,
+    maxActive: d.maxActive,
+    sendWindow: d.sendWindow && {
+      days: d.sendWindow.days,
+      from: d.sendWindow.from,
+      to: d.sendWindow.to,
+    },
+    attributeWait: d.attributeWait,
+  };
+}
+
 function parseReentry(input: TriggerDefinitionInput['reentry']): ReentryRule {
   if (!input) return { policy: 'EVERY_TIME', period: null, periodMs: null };
   const policy = input.policy as ReentryPolicy;

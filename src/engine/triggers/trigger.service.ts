@@ -9,6 +9,7 @@ import {
   TriggerDefinitionInput,
   TriggerStatus,
   parseTriggerDefinition,
+  toDefinitionInput,
   withDefaults,
 } from './trigger-definition';
 import type { TriggerCatalog } from './trigger-catalog';
@@ -28,7 +29,8 @@ export interface TriggerView {
 
 export interface TriggerVersionView {
   version: number;
-  definition: TriggerDefinition;
+  /** In the shape createTrigger and simulateTrigger accept. */
+  definition: TriggerDefinitionInput;
   createdAt: Date;
   /** Runs of this version still waiting or active. */
   openRuns: number;
@@ -194,7 +196,7 @@ export class TriggerService {
     );
     return found.map((v) => ({
       version: v.version,
-      definition: withDefaults(v.definition),
+      definition: toDefinitionInput(v.definition),
       createdAt: v.created_at,
       openRuns: v.runs,
     }));
@@ -231,42 +233,26 @@ function mergeDefinitionInput(
   current: TriggerDefinition,
   input: UpdateTriggerCommand,
 ): TriggerDefinitionInput {
-  const pick = <K extends keyof TriggerDefinitionInput>(
-    key: K,
-    fallback: TriggerDefinitionInput[K],
-  ) => (input[key] === undefined ? fallback : input[key]);
-  return {
-    event: pick('event', current.event) as string,
-    where: pick('where', current.where),
-    entryKey: pick('entryKey', current.entryKey),
-    unless: pick(
-      'unless',
-      current.unless && {
-        event: current.unless.event,
-        within: current.unless.within,
-        where: current.unless.where,
-        matchOn: current.unless.matchOn,
-        grace: current.unless.grace,
-      },
-    ),
-    steps: pick(
-      'steps',
-      current.steps.map((s) => ({ ...s, at: s.at && { days: s.at.days, time: s.at.time } })),
-    ) as TriggerDefinitionInput['steps'],
-    reentry: pick('reentry', current.reentry),
-    cooldown: pick('cooldown', current.cooldown),
-    maxActive: pick('maxActive', current.maxActive),
-    sendWindow: pick(
-      'sendWindow',
-      current.sendWindow && {
-        days: current.sendWindow.days,
-        from: current.sendWindow.from,
-        to: current.sendWindow.to,
-      },
-    ),
-    attributeWait: pick('attributeWait', current.attributeWait),
-  };
+  const merged: Record<string, unknown> = { ...toDefinitionInput(current) };
+  for (const key of DEFINITION_KEYS) {
+    if (input[key] !== undefined) merged[key] = input[key];
+  }
+  return merged as unknown as TriggerDefinitionInput;
 }
+
+/** The fields of an update that belong to the definition (not name or status). */
+const DEFINITION_KEYS = [
+  'event',
+  'where',
+  'entryKey',
+  'unless',
+  'steps',
+  'reentry',
+  'cooldown',
+  'maxActive',
+  'sendWindow',
+  'attributeWait',
+] as const satisfies ReadonlyArray<keyof TriggerDefinitionInput>;
 
 function checkName(name: string): string {
   const trimmed = (name ?? '').trim();
