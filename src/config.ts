@@ -21,6 +21,11 @@ export interface Config {
   /** Server-side secret mixed into API-key hashes (HMAC-SHA-256). */
   keyPepper: string;
   redisPrefix: string;
+  /**
+   * Start even when Redis's `maxmemory-policy` may evict Nudge's keys (`allkeys-*`); without
+   * it such a Redis refuses start-up (see `connectRedis`).
+   */
+  redisAllowEviction: boolean;
   timerShards: number;
   timerLeaseMs: number;
   timerPollMs: number;
@@ -56,6 +61,14 @@ const intIn = (min: number, max: number, fallback: number) =>
     })
     .transform(Number);
 
+const booleanFlag = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
+    .refine((v) => v === 'true' || v === 'false', { message: 'true or false' })
+    .transform((v) => v === 'true');
+
 const envSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
@@ -83,6 +96,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9_:-]{1,40}$/, 'letters, digits, _ : - (at most 40)')
     .default('nudge'),
+  NUDGE_REDIS_ALLOW_EVICTION: booleanFlag(false),
   NUDGE_TIMER_SHARDS: intIn(1, 256, 4),
   NUDGE_TIMER_LEASE_MS: intIn(1000, 3_600_000, 30_000),
   NUDGE_TIMER_POLL_MS: intIn(5, 60_000, 50),
@@ -144,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dataDir: e.NUDGE_DATA_DIR,
     keyPepper: e.NUDGE_KEY_PEPPER ?? TRIAL_KEY_PEPPER,
     redisPrefix: e.NUDGE_REDIS_PREFIX,
+    redisAllowEviction: e.NUDGE_REDIS_ALLOW_EVICTION,
     timerShards: e.NUDGE_TIMER_SHARDS,
     timerLeaseMs: e.NUDGE_TIMER_LEASE_MS,
     timerPollMs: e.NUDGE_TIMER_POLL_MS,
