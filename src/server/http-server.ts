@@ -196,7 +196,15 @@ export async function startHttpServer(
       requestId,
       reqLog,
       principal?.kind === 'tenant'
-        ? { kind: 'tenant', tenant: { ...principal.tenant, requestId, log: reqLog } }
+        ? {
+            kind: 'tenant',
+            tenant: {
+              ...principal.tenant,
+              requestId,
+              // Tenant work logs carry the tenant once, bound here (STYLE.md field names).
+              log: reqLog.child({ tenantId: principal.tenant.tenantId }),
+            },
+          }
         : principal,
     );
     const result = await apollo.executeHTTPGraphQLRequest({

@@ -165,10 +165,7 @@ export class CustomerService {
         break;
       } catch (err) {
         if (!isDeadlock(err) || attempt >= 3) throw err;
-        ctx.log.warn(
-          { tenantId: ctx.tenantId, attempt, code: 'DEADLOCK_RETRIED' },
-          'identify retried',
-        );
+        ctx.log.warn({ attempt, code: 'DEADLOCK_RETRIED' }, 'identify retried');
       }
     }
     try {
@@ -176,7 +173,7 @@ export class CustomerService {
       if (effects.timersToSchedule.length > 0) await this.timers.kick();
     } catch (err) {
       ctx.log.error(
-        { tenantId: ctx.tenantId, err, code: 'POST_COMMIT_EFFECTS_FAILED' },
+        { err, code: 'POST_COMMIT_EFFECTS_FAILED' },
         'effects after identify failed; the customer is stored',
       );
     }

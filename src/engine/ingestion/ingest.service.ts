@@ -95,10 +95,7 @@ export class IngestService {
           break;
         } catch (err) {
           if (!isDeadlock(err) || attempt >= 3) throw err;
-          ctx.log.warn(
-            { tenantId: ctx.tenantId, attempt, code: 'DEADLOCK_RETRIED' },
-            'ingest retried',
-          );
+          ctx.log.warn({ attempt, code: 'DEADLOCK_RETRIED' }, 'ingest retried');
         }
       }
       // The events are committed: from here on nothing may turn the call into an error, or a
@@ -108,15 +105,13 @@ export class IngestService {
         if (effects.timersToSchedule.length > 0) await this.timers.kick();
       } catch (err) {
         ctx.log.error(
-          { tenantId: ctx.tenantId, err, code: 'POST_COMMIT_EFFECTS_FAILED' },
+          { err, code: 'POST_COMMIT_EFFECTS_FAILED' },
           'effects after ingest failed; events are stored',
         );
       }
     }
     ctx.log.debug(
       {
-        tenantId: ctx.tenantId,
-        requestId: ctx.requestId,
         count: commands.length,
         enrolled: effects.enrollmentsStarted,
       },

@@ -55,8 +55,8 @@ export class DeliveryService {
     );
     if (!message) return;
     const adapter = this.adapters.get(message.channel);
+    // tenantId is bound on `log` by the caller (request or timer).
     const fields = {
-      tenantId,
       triggerId: message.trigger_id,
       enrollmentId: message.enrollment_id,
       stepId: message.step_index,

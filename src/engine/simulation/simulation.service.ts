@@ -120,8 +120,6 @@ export class SimulationService {
     const durationMs = performance.now() - startedMs;
     ctx.log.info(
       {
-        tenantId: ctx.tenantId,
-        requestId: ctx.requestId,
         events: events.length,
         entered: result.entered,
         durationMs: Math.round(durationMs),

@@ -101,10 +101,7 @@ export class TriggerService {
       return inserted;
     });
     await this.announce(ctx.tenantId);
-    ctx.log.info(
-      { tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: 1 },
-      'trigger created',
-    );
+    ctx.log.info({ triggerId: row.id, triggerVersion: 1 }, 'trigger created');
     return toTriggerView(row);
   }
 
@@ -151,10 +148,7 @@ export class TriggerService {
       return updated;
     });
     await this.announce(ctx.tenantId, row.id);
-    ctx.log.info(
-      { tenantId: ctx.tenantId, triggerId: row.id, triggerVersion: row.version },
-      'trigger updated',
-    );
+    ctx.log.info({ triggerId: row.id, triggerVersion: row.version }, 'trigger updated');
     return toTriggerView(row);
   }
 
