@@ -40,7 +40,7 @@ export interface Verdict {
 
 export interface CompiledCondition {
   (subject: EvaluationSubject): Verdict;
-  /** The tree's behaviour nodes in a fixed order (depth-first); counts are supplied in this order. */
+  /** The tree's behaviour nodes, depth-first; counts are supplied in this order. */
   readonly behaviours: readonly BehaviourCondition[];
 }
 
