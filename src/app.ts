@@ -24,6 +24,7 @@ import { MessageService } from './engine/messages/message.service';
 import { CustomerService } from './engine/ingestion/customer.service';
 import { IngestService } from './engine/ingestion/ingest.service';
 import { IdentityResolver } from './engine/ingestion/identity';
+import { ReactionRunner } from './engine/sequences/reaction-runner';
 import { DecisionService } from './engine/decisions/decision.service';
 import { SimulationService } from './engine/simulation/simulation.service';
 import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
@@ -156,21 +157,14 @@ export async function startNudge(
       },
       log,
     );
+    const reactions = new ReactionRunner(db, applier, timers);
 
     const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
     const services: Services = {
       tenants: new TenantService(db, apiKeys),
       apiKeys,
-      customers: new CustomerService(db, clock, identity, enrollments, applier, timers),
-      ingest: new IngestService(
-        db,
-        clock,
-        enrollments,
-        applier,
-        timers,
-        config.maxFutureSkewMs,
-        identity,
-      ),
+      customers: new CustomerService(db, clock, identity, enrollments, reactions),
+      ingest: new IngestService(clock, reactions, enrollments, identity, config.maxFutureSkewMs),
       triggers: new TriggerService(db, clock, bus, catalog),
       messages: new MessageService(db),
       clock: new ClockService(clock, timers),

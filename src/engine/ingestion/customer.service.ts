@@ -1,15 +1,13 @@
 import { BadInputError, NotFoundError, checkedAt } from '../../errors';
-import { Database, Tx, isDeadlock, rows } from '../../platform/database';
+import { Database, Tx, rows } from '../../platform/database';
 import type { Clock } from '../../clock';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { checkTimezone } from '../../tenancy/timezone';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { checkExternalId, checkJsonObject } from './validation';
 import type { IdentityResolver } from './identity';
-import { Effects } from '../sequences/effects';
-import type { EffectsApplier } from '../sequences/effects-applier';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
-import type { TimerRunner } from '../timers/timer-runner';
+import type { ReactionRunner } from '../sequences/reaction-runner';
 import { findUnstorableText, isUuid } from '../../validation';
 
 export interface CustomerRow {
@@ -81,8 +79,7 @@ export class CustomerService {
     private readonly clock: Clock,
     private readonly identity: IdentityResolver,
     private readonly enrollments: EnrollmentEngine,
-    private readonly applier: EffectsApplier,
-    private readonly timers: TimerRunner,
+    private readonly reactions: ReactionRunner,
   ) {}
 
   /**
@@ -118,20 +115,18 @@ export class CustomerService {
     const nowMs = this.clock.nowMs();
     const now = new Date(nowMs);
 
-    let effects = new Effects();
     // Two identifies linking each other's anonymous ids lock the same two customers in
-    // opposite orders; PostgreSQL breaks the tie by rolling one back, which is retried.
-    const store = () =>
-      this.db.withTenant(ctx.tenantId, async (tx) => {
-        const { customers, merged } = await this.identity.resolve(
-          tx,
-          ctx.tenantId,
-          [{ externalId, anonymousId }],
-          now,
-        );
-        const [updated] = await rows<CustomerRow>(
-          tx,
-          `UPDATE customers SET
+    // opposite orders; PostgreSQL rolls one back and the runner tries it again.
+    const { value: row } = await this.reactions.run(ctx, 'identify', async (tx, effects) => {
+      const { customers, merged } = await this.identity.resolve(
+        tx,
+        ctx.tenantId,
+        [{ externalId, anonymousId }],
+        now,
+      );
+      const [updated] = await rows<CustomerRow>(
+        tx,
+        `UPDATE customers SET
            email = COALESCE($3, email),
            phone = COALESCE($4, phone),
            timezone = COALESCE($5, timezone),
@@ -140,43 +135,23 @@ export class CustomerService {
            updated_at = $8
          WHERE tenant_id = $1 AND id = $2
          RETURNING *`,
-          [
-            ctx.tenantId,
-            customers.get(`x:${externalId}`)!.id,
-            email,
-            input.phone ?? null,
-            timezone,
-            input.locale ?? null,
-            JSON.stringify(traits),
-            now,
-          ],
-        );
-        if (merged.length > 0) {
-          await this.enrollments.onCustomersMerged(tx, ctx.tenantId, updated, nowMs, effects);
-        }
-        await this.enrollments.onCustomerChanged(tx, ctx.tenantId, updated, nowMs, effects);
-        return updated;
-      });
-    let row: CustomerRow;
-    for (let attempt = 1; ; attempt++) {
-      effects = new Effects();
-      try {
-        row = await store();
-        break;
-      } catch (err) {
-        if (!isDeadlock(err) || attempt >= 3) throw err;
-        ctx.log.warn({ attempt, code: 'DEADLOCK_RETRIED' }, 'identify retried');
-      }
-    }
-    try {
-      await this.applier.apply(effects, ctx.log);
-      if (effects.timersToSchedule.length > 0) await this.timers.kick();
-    } catch (err) {
-      ctx.log.error(
-        { err, code: 'POST_COMMIT_EFFECTS_FAILED' },
-        'effects after identify failed; the customer is stored',
+        [
+          ctx.tenantId,
+          customers.get(`x:${externalId}`)!.id,
+          email,
+          input.phone ?? null,
+          timezone,
+          input.locale ?? null,
+          JSON.stringify(traits),
+          now,
+        ],
       );
-    }
+      if (merged.length > 0) {
+        await this.enrollments.onCustomersMerged(tx, ctx.tenantId, updated, nowMs, effects);
+      }
+      await this.enrollments.onCustomerChanged(tx, ctx.tenantId, updated, nowMs, effects);
+      return updated;
+    });
     return toCustomerView(row);
   }
 

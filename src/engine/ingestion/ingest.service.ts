@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock';
 import { BadInputError, ConflictError, ErrorCode, InputProblem } from '../../errors';
-import { Database, Tx, isDeadlock, rows } from '../../platform/database';
+import { Tx, rows } from '../../platform/database';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { Effects } from '../sequences/effects';
-import type { EffectsApplier } from '../sequences/effects-applier';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
-import type { TimerRunner } from '../timers/timer-runner';
+import type { ReactionRunner } from '../sequences/reaction-runner';
 import { CustomerRef, IdentityResolver, refKey } from './identity';
 import { checkExternalId, checkJsonObject } from './validation';
 import { checkStorableText } from '../../validation';
@@ -53,13 +52,11 @@ interface ValidItem {
  */
 export class IngestService {
   constructor(
-    private readonly db: Database,
     private readonly clock: Clock,
+    private readonly reactions: ReactionRunner,
     private readonly enrollments: EnrollmentEngine,
-    private readonly applier: EffectsApplier,
-    private readonly timers: TimerRunner,
-    private readonly maxFutureSkewMs: number,
     private readonly identity: IdentityResolver,
+    private readonly maxFutureSkewMs: number,
   ) {}
 
   /** Validates and stores up to 1,000 events; per-item results in input order. */
@@ -85,30 +82,9 @@ export class IngestService {
 
     let effects = new Effects();
     if (valid.length > 0) {
-      // A deadlock (rare: rows are inserted in messageId order) rolls back and is retried.
-      for (let attempt = 1; ; attempt++) {
-        effects = new Effects();
-        try {
-          await this.db.withTenant(ctx.tenantId, (tx) =>
-            this.store(tx, ctx.tenantId, valid, nowMs, results, effects),
-          );
-          break;
-        } catch (err) {
-          if (!isDeadlock(err) || attempt >= 3) throw err;
-          ctx.log.warn({ attempt, code: 'DEADLOCK_RETRIED' }, 'ingest retried');
-        }
-      }
-      // The events are committed: from here on nothing may turn the call into an error, or a
-      // client would retry what was stored. Pending timers are re-indexed by the sweeper.
-      try {
-        await this.applier.apply(effects, ctx.log);
-        if (effects.timersToSchedule.length > 0) await this.timers.kick();
-      } catch (err) {
-        ctx.log.error(
-          { err, code: 'POST_COMMIT_EFFECTS_FAILED' },
-          'effects after ingest failed; events are stored',
-        );
-      }
+      ({ effects } = await this.reactions.run(ctx, 'ingest', (tx, fresh) =>
+        this.store(tx, ctx.tenantId, valid, nowMs, results, fresh),
+      ));
     }
     ctx.log.debug(
       {

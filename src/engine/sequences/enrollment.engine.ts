@@ -710,8 +710,8 @@ export class EnrollmentEngine {
   }
 }
 
-/** What a non-matching verdict says about why, for the decision log. */
-function failureDetail(verdict: Verdict): Record<string, unknown> {
+/** What a non-matching verdict says about why, for the decision log (live and backtest). */
+export function failureDetail(verdict: Verdict): Record<string, unknown> {
   return {
     failingNode: verdict.failingPath ?? '',
     ...(verdict.field ? { field: verdict.field } : {}),

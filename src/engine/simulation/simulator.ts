@@ -3,7 +3,7 @@ import type { DecisionOutcome, DecisionReason } from '../decisions/decision-log'
 import type { CustomerRow } from '../ingestion/customer.service';
 import { countBehaviours } from '../rules/behaviour-counts';
 import { RunHistory, reentryBlock } from '../sequences/reentry';
-import { subjectOf, violates } from '../sequences/enrollment.engine';
+import { failureDetail, subjectOf, violates } from '../sequences/enrollment.engine';
 import { stepTime } from '../sequences/step-schedule';
 import { usableZone } from '../sequences/step-scheduler';
 import type { CompiledTrigger } from '../triggers/trigger-catalog';
@@ -253,11 +253,7 @@ export function simulate(input: SimulationInput): SimulationResult {
     const t = event.occurredAtMs;
     if (!verdict.matched) {
       result.notMatched++;
-      decide(event.customerId, t, 'NOT_MATCHED', 'CONDITION_FALSE', {
-        failingNode: verdict.failingPath ?? '',
-        ...(verdict.field ? { field: verdict.field } : {}),
-        ...(verdict.reason ? { why: verdict.reason } : {}),
-      });
+      decide(event.customerId, t, 'NOT_MATCHED', 'CONDITION_FALSE', failureDetail(verdict));
       return;
     }
     const key = definition.entryKey.length
