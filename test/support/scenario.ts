@@ -108,26 +108,40 @@ export async function track(t: TestNudge, secret: string, input: TrackArgs): Pro
 }
 
 /** Every message matching the filter, oldest first (follows the Relay cursor to the end). */
-export async function listMessages(
+export function listMessages(
   t: TestNudge,
   secret: string,
   filter: { triggerId?: string; customerExternalId?: string },
 ): Promise<MessageNode[]> {
-  const all: MessageNode[] = [];
+  return pagedMessages<MessageNode>(
+    t,
+    secret,
+    filter,
+    `id channel status suppressionReason to subject stepIndex scheduledFor sentAt
+     trigger { id } customer { externalId }`,
+  );
+}
+
+async function pagedMessages<T>(
+  t: TestNudge,
+  secret: string,
+  filter: { triggerId?: string; customerExternalId?: string },
+  selection: string,
+): Promise<T[]> {
+  const all: T[] = [];
   let after: string | null = null;
   for (;;) {
     const data: any = await t.ok(
       secret,
       `query($triggerId: ID, $customerExternalId: String, $after: String) {
          messages(triggerId: $triggerId, customerExternalId: $customerExternalId, first: 100, after: $after) {
-           edges { node { id channel status suppressionReason to subject stepIndex scheduledFor sentAt
-                          trigger { id } customer { externalId } } }
+           edges { node { ${selection} } }
            pageInfo { hasNextPage endCursor }
          }
        }`,
       { ...filter, after },
     );
-    all.push(...data.messages.edges.map((e: { node: MessageNode }) => e.node));
+    all.push(...data.messages.edges.map((e: { node: T }) => e.node));
     if (!data.messages.pageInfo.hasNextPage) return all;
     after = data.messages.pageInfo.endCursor;
   }
@@ -342,29 +356,18 @@ export interface RunMessageNode {
 }
 
 /** Like `listMessages`, with each message's run, body and customer id. */
-export async function listRunMessages(
+export function listRunMessages(
   t: TestNudge,
   secret: string,
   filter: { triggerId?: string; customerExternalId?: string },
 ): Promise<RunMessageNode[]> {
-  const all: RunMessageNode[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const data: any = await t.ok(
-      secret,
-      `query($triggerId: ID, $customerExternalId: String, $after: String) {
-         messages(triggerId: $triggerId, customerExternalId: $customerExternalId, first: 100, after: $after) {
-           edges { node { id enrollmentId stepIndex channel status suppressionReason to subject body
-                          scheduledFor sentAt trigger { id } customer { id externalId } } }
-           pageInfo { hasNextPage endCursor }
-         }
-       }`,
-      { ...filter, after },
-    );
-    all.push(...data.messages.edges.map((e: { node: RunMessageNode }) => e.node));
-    if (!data.messages.pageInfo.hasNextPage) return all;
-    after = data.messages.pageInfo.endCursor;
-  }
+  return pagedMessages<RunMessageNode>(
+    t,
+    secret,
+    filter,
+    `id enrollmentId stepIndex channel status suppressionReason to subject body scheduledFor
+     sentAt trigger { id } customer { id externalId }`,
+  );
 }
 
 /**
