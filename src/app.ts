@@ -15,8 +15,7 @@ import { EnrollmentEngine } from './engine/sequences/enrollment.engine';
 import { StepEngine } from './engine/sequences/step.engine';
 import { EffectsApplier, TRIGGER_FIRED } from './engine/sequences/effects-applier';
 import type { Firing } from './engine/sequences/effects';
-import { EmailChannel } from './engine/channels/email.channel';
-import { WebhookChannel } from './engine/channels/webhook.channel';
+import { buildChannelAdapters } from './engine/channels/adapters';
 import type { ChannelAdapter } from './engine/channels/channel';
 import { DeliveryService } from './engine/messages/delivery.service';
 import { DeliveryQueue } from './engine/messages/delivery-queue';
@@ -25,8 +24,14 @@ import { CustomerService } from './engine/ingestion/customer.service';
 import { IngestService } from './engine/ingestion/ingest.service';
 import { IdentityResolver } from './engine/ingestion/identity';
 import { ReactionRunner } from './engine/sequences/reaction-runner';
+import { GoalEngine } from './engine/sequences/goal.engine';
+import { DeliveryWatchdog } from './engine/messages/delivery-watchdog';
 import { DecisionService } from './engine/decisions/decision.service';
 import { SimulationService } from './engine/simulation/simulation.service';
+import { TemplatePreviewService } from './engine/channels/template-preview.service';
+import { ConsentService } from './engine/consent/consent.service';
+import { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import { EngagementService } from './engine/engagement/engagement.service';
 import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
 import { RedisTimerIndex } from './engine/timers/redis-timer-index';
 import type { TimerIndex } from './engine/timers/timer-index';
@@ -127,23 +132,34 @@ export async function startNudge(
 
     const clock: Clock = config.clock === 'manual' ? new ManualClock() : new SystemClock();
     const catalog = new TriggerCatalog();
-    const enrollments = new EnrollmentEngine(catalog);
+    const enrollments = new EnrollmentEngine(catalog, new GoalEngine(catalog));
     const identity = new IdentityResolver();
     const steps = new StepEngine(catalog);
-    const channels = options.channels ?? [
-      new EmailChannel({
-        smtpUrl: config.smtpUrl,
-        outboxDir: path.resolve(config.dataDir, 'outbox'),
-        from: config.emailFrom,
-      }),
-      new WebhookChannel(),
-    ];
-    const delivery = new DeliveryService(db, clock, channels, log);
+    const outboxDir = path.resolve(config.dataDir, 'outbox');
+    const timeoutMs = config.providerTimeoutMs;
+    const channels =
+      options.channels ??
+      buildChannelAdapters({
+        email: { smtpUrl: config.smtpUrl, outboxDir, from: config.emailFrom },
+        sms: config.sms && { ...config.sms, timeoutMs },
+        push: config.push && { ...config.push, timeoutMs },
+        webhookTimeoutMs: timeoutMs,
+        outboxDir,
+      });
+    const delivery = new DeliveryService(
+      db,
+      clock,
+      channels,
+      timerIndex,
+      { publicUrl: config.publicUrl, providerTimeoutMs: config.providerTimeoutMs },
+      log,
+    );
     closers.push(() => delivery.close());
     const deliveries = new DeliveryQueue(delivery, { perTenant: 4, total: 32 }, log);
     closers.push(() => deliveries.drain());
     const applier = new EffectsApplier(timerIndex, deliveries, bus, log, clock.kind === 'manual');
-    const processor = new TimerProcessor(db, clock, enrollments, steps, applier, log);
+    const watchdog = new DeliveryWatchdog(delivery.idempotentChannels());
+    const processor = new TimerProcessor(db, clock, enrollments, steps, watchdog, applier, log);
     const timers = new TimerRunner(
       db,
       timerIndex,
@@ -170,6 +186,9 @@ export async function startNudge(
       clock: new ClockService(clock, timers),
       decisions: new DecisionService(db),
       simulations: new SimulationService(db),
+      templates: new TemplatePreviewService(db, clock),
+      consents: new ConsentService(db, clock, config.maxFutureSkewMs),
+      pushSubscriptions: new PushSubscriptionService(db, clock),
     };
 
     const pubSub = createPubSub();
@@ -197,6 +216,11 @@ export async function startNudge(
         authenticator,
         log,
         isProduction: config.nodeEnv === 'production',
+        engagement: {
+          engagement: new EngagementService(db, clock, log),
+          publicUrl: config.publicUrl,
+          smsAuthToken: config.sms?.authToken ?? null,
+        },
         health: async () => {
           await db.ping();
           if (redis) await redis.ping();

@@ -34,6 +34,37 @@ export interface Config {
   maxFutureSkewMs: number;
   /** PostgreSQL connections per process (1 with embedded PostgreSQL). */
   dbPoolSize: number;
+  /**
+   * This service's public base URL (no trailing slash), for links in messages: email
+   * tracking and one-click unsubscribe, SMS status callbacks. `null`: no such links.
+   */
+  publicUrl: string | null;
+  /** Twilio-style SMS provider; `null` writes SMS to the outbox (`<dataDir>/outbox`). */
+  sms: SmsProviderConfig | null;
+  /** Web Push VAPID identity; `null` writes PUSH to the outbox. */
+  push: PushProviderConfig | null;
+  /** How long a channel provider (SMS, push, webhook, SMTP) may take to answer, in ms. */
+  providerTimeoutMs: number;
+}
+
+/** Set from NUDGE_SMS_API_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and NUDGE_SMS_FROM. */
+export interface SmsProviderConfig {
+  /** Base URL of the Messages API (default https://api.twilio.com). */
+  apiUrl: string;
+  accountSid: string;
+  authToken: string;
+  /** Sender: E.164 number, short code or alphanumeric sender ID. */
+  from: string;
+}
+
+/** Set from VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT. */
+export interface PushProviderConfig {
+  /** base64url P-256 public key (65 bytes uncompressed). */
+  vapidPublicKey: string;
+  /** base64url P-256 private key (32 bytes). */
+  vapidPrivateKey: string;
+  /** `mailto:` or `https:` contact for push services. */
+  subject: string;
 }
 
 /** Used only in trial mode, where nothing is reachable from outside the machine by default. */
@@ -69,6 +100,28 @@ const booleanFlag = (fallback: boolean) =>
     .refine((v) => v === 'true' || v === 'false', { message: 'true or false' })
     .transform((v) => v === 'true');
 
+/** A base64url string that decodes to exactly `bytes` bytes. */
+const base64UrlKey = (bytes: number, description: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine(
+      (v) =>
+        v === undefined ||
+        (/^[A-Za-z0-9_-]+$/.test(v) && Buffer.from(v, 'base64url').length === bytes),
+      `${description} (base64url, ${bytes} bytes)`,
+    );
+
+const optionalText = (pattern: RegExp, description: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || pattern.test(v), description);
+
 const envSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
@@ -103,7 +156,45 @@ const envSchema = z.object({
   NUDGE_ROLE: z.enum(['all', 'api', 'worker'], { message: 'all, api or worker' }).default('all'),
   NUDGE_MAX_FUTURE_SKEW_MS: intIn(0, 7 * 24 * 3_600_000, 24 * 3_600_000),
   NUDGE_DB_POOL_SIZE: intIn(1, 200, 10),
+  NUDGE_PUBLIC_URL: optionalUrl(['http', 'https'])
+    .refine(
+      (v) => v === undefined || (URL.canParse(v) && !/[?#]/.test(v)),
+      'a valid URL without query or fragment',
+    )
+    .transform((v) => v?.replace(/\/+$/, '')),
+  NUDGE_SMS_API_URL: optionalUrl(['http', 'https'])
+    .refine((v) => v === undefined || URL.canParse(v), 'a valid URL')
+    .transform((v) => (v ?? 'https://api.twilio.com').replace(/\/+$/, '')),
+  TWILIO_ACCOUNT_SID: optionalText(/^AC[0-9a-fA-F]{32}$/, 'AC followed by 32 hex digits'),
+  TWILIO_AUTH_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
+  NUDGE_SMS_FROM: optionalText(
+    /^(\+[1-9]\d{6,14}|\d{3,8}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11})$/,
+    'an E.164 number (+15551234567), a short code or an alphanumeric sender ID (≤ 11 characters)',
+  ),
+  VAPID_PUBLIC_KEY: base64UrlKey(65, 'an uncompressed P-256 public key'),
+  VAPID_PRIVATE_KEY: base64UrlKey(32, 'a P-256 private key'),
+  VAPID_SUBJECT: optionalText(
+    /^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s/]+.*)$/,
+    'a mailto: address or an https:// URL',
+  ),
+  NUDGE_PROVIDER_TIMEOUT_MS: intIn(100, 120_000, 10_000),
 });
+
+type Env = z.infer<typeof envSchema>;
+
+/**
+ * A provider is configured by all of its variables or none. Returns the problem line naming
+ * the missing ones, or null.
+ */
+function allOrNone(env: Env, names: (keyof Env)[], what: string): string | null {
+  const missing = names.filter((name) => env[name] === undefined);
+  if (missing.length === 0 || missing.length === names.length) return null;
+  const given = names.filter((name) => !missing.includes(name));
+  return `${missing.join(', ')}: required for ${what} when ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set`;
+}
 
 /** Thrown when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {}
@@ -143,6 +234,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (isProduction && e.NUDGE_CLOCK === 'manual') {
     throw new ConfigError('invalid configuration\n  NUDGE_CLOCK: manual is refused in production');
   }
+  const partialProviders = [
+    allOrNone(e, ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'NUDGE_SMS_FROM'], 'SMS'),
+    allOrNone(e, ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'], 'Web Push'),
+  ].filter((problem) => problem !== null);
+  if (partialProviders.length > 0) {
+    throw new ConfigError(`invalid configuration\n  ${partialProviders.join('\n  ')}`);
+  }
 
   return Object.freeze({
     databaseUrl: e.DATABASE_URL ?? null,
@@ -165,5 +263,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     role: e.NUDGE_ROLE,
     maxFutureSkewMs: e.NUDGE_MAX_FUTURE_SKEW_MS,
     dbPoolSize: e.NUDGE_DB_POOL_SIZE,
+    publicUrl: e.NUDGE_PUBLIC_URL ?? null,
+    sms:
+      e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN && e.NUDGE_SMS_FROM
+        ? {
+            apiUrl: e.NUDGE_SMS_API_URL,
+            accountSid: e.TWILIO_ACCOUNT_SID,
+            authToken: e.TWILIO_AUTH_TOKEN,
+            from: e.NUDGE_SMS_FROM,
+          }
+        : null,
+    push:
+      e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY && e.VAPID_SUBJECT
+        ? {
+            vapidPublicKey: e.VAPID_PUBLIC_KEY,
+            vapidPrivateKey: e.VAPID_PRIVATE_KEY,
+            subject: e.VAPID_SUBJECT,
+          }
+        : null,
+    providerTimeoutMs: e.NUDGE_PROVIDER_TIMEOUT_MS,
   });
 }

@@ -7,6 +7,9 @@ import type { MessageService } from './engine/messages/message.service';
 import type { ClockService } from './engine/timers/clock.service';
 import type { DecisionService } from './engine/decisions/decision.service';
 import type { SimulationService } from './engine/simulation/simulation.service';
+import type { TemplatePreviewService } from './engine/channels/template-preview.service';
+import type { ConsentService } from './engine/consent/consent.service';
+import type { PushSubscriptionService } from './engine/consent/push-subscription.service';
 
 /** The services resolvers may call; wired once in `app.ts`. */
 export interface Services {
@@ -19,4 +22,7 @@ export interface Services {
   clock: ClockService;
   decisions: DecisionService;
   simulations: SimulationService;
+  templates: TemplatePreviewService;
+  consents: ConsentService;
+  pushSubscriptions: PushSubscriptionService;
 }

@@ -1061,6 +1061,7 @@ describe('adversarial: trigger engine (issue #3)', () => {
       const alphaOwn = await decisionsOf(t, alpha.secret, { externalId: 'shared' });
       expect(alphaOwn.map((d) => [d.triggerId, decided(d)])).toEqual([
         [alphaTrigger, 'ENTERED/CONDITION_MET'],
+        [alphaTrigger, 'SUPPRESSED/INVALID_ADDRESS'],
       ]);
       const read = await t.ok<any>(beta.secret, `query($id: ID!) { trigger(id: $id) { id } }`, {
         id: alphaTrigger,

@@ -420,17 +420,88 @@ describe('bad input', () => {
       expect(await triggerIds()).toEqual([]);
     });
 
-    it.each(['SMS', 'PUSH'])(
-      'a %s step is BAD_USER_INPUT (not available yet) at input.steps.0.channel',
-      async (channel) => {
-        const response = await t.request(tenant.secret, CREATE_TRIGGER, {
-          input: { ...VALID_TRIGGER, steps: [{ channel, template: { body: 'Hi' } }] },
-        });
+    it.each([
+      [
+        'a PUSH step without a title',
+        { channel: 'PUSH', template: { body: 'Hi' } },
+        '.template.subject',
+      ],
+      [
+        'a variant without a name',
+        { channel: 'SMS', template: { body: 'Hi' }, variants: [{ name: '', weight: 1 }] },
+        '.variants.0.name',
+      ],
+      [
+        'variants that all weigh 0',
+        { channel: 'SMS', template: { body: 'Hi' }, variants: [{ name: 'a', weight: 0 }] },
+        '.variants',
+      ],
+      [
+        'a negative variant weight',
+        { channel: 'SMS', template: { body: 'Hi' }, variants: [{ name: 'a', weight: -1 }] },
+        '.variants.0.weight',
+      ],
+      [
+        'a previous-step condition on the first step',
+        { channel: 'SMS', template: { body: 'Hi' }, condition: { previousStep: 'NOT_OPENED' } },
+        '.condition.previousStep',
+      ],
+      [
+        'a bad step condition tree',
+        {
+          channel: 'SMS',
+          template: { body: 'Hi' },
+          condition: { where: { field: 'customer.traits.x', op: 'near' } },
+        },
+        '.condition.where.op',
+      ],
+      [
+        'a variant template with a syntax error',
+        {
+          channel: 'SMS',
+          template: { body: 'Hi' },
+          variants: [{ name: 'a', weight: 1, template: { body: '{{ x' } }],
+        },
+        '.variants.0.template.body',
+      ],
+    ])('%s is BAD_USER_INPUT at input.steps.0%s', async (_what, step, field) => {
+      const response = await t.request(tenant.secret, CREATE_TRIGGER, {
+        input: { ...VALID_TRIGGER, steps: [step] },
+      });
 
-        expectGraphQLError(response, 'BAD_USER_INPUT', 'input.steps.0.channel');
-        expect(await triggerIds()).toEqual([]);
-      },
-    );
+      expectGraphQLError(response, 'BAD_USER_INPUT', `input.steps.0${field}`);
+      expect(await triggerIds()).toEqual([]);
+    });
+
+    it.each([
+      [
+        'a goal on the entry event',
+        { goal: { event: 'added_to_cart', within: 'P1D' } },
+        'input.goal.event',
+      ],
+      [
+        'a goal horizon of zero',
+        { goal: { event: 'purchase', within: 'PT0S' } },
+        'input.goal.within',
+      ],
+      [
+        'a goal horizon over a year',
+        { goal: { event: 'purchase', within: 'P400D' } },
+        'input.goal.within',
+      ],
+      [
+        'quiet hours that start and end together',
+        { quietHours: { from: '21:00', to: '21:00' } },
+        'input.quietHours.to',
+      ],
+    ])('%s is BAD_USER_INPUT at %s', async (_what, extra, field) => {
+      const response = await t.request(tenant.secret, CREATE_TRIGGER, {
+        input: { ...VALID_TRIGGER, ...extra },
+      });
+
+      expectGraphQLError(response, 'BAD_USER_INPUT', field);
+      expect(await triggerIds()).toEqual([]);
+    });
 
     it('an EMAIL step without a subject is BAD_USER_INPUT at input.steps.0.template.subject', async () => {
       const response = await t.request(tenant.secret, CREATE_TRIGGER, {
@@ -448,10 +519,10 @@ describe('bad input', () => {
       const response = await t.request(
         tenant.secret,
         `mutation($id: ID!, $input: UpdateTriggerInput!) { updateTrigger(id: $id, input: $input) { id } }`,
-        { id, input: { name: 'renamed', steps: [{ channel: 'SMS', template: { body: 'x' } }] } },
+        { id, input: { name: 'renamed', steps: [{ channel: 'PUSH', template: { body: 'x' } }] } },
       );
 
-      expectGraphQLError(response, 'BAD_USER_INPUT', 'input.steps.0.channel');
+      expectGraphQLError(response, 'BAD_USER_INPUT', 'input.steps.0.template.subject');
       const after = await t.ok<any>(
         tenant.secret,
         `query($id: ID!) { trigger(id: $id) { name version steps { channel } } }`,

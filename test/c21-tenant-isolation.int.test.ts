@@ -27,11 +27,19 @@ const TENANT_TABLES = [
   'api_keys',
   'decisions',
   'customer_aliases',
+  'consent_records',
+  'push_subscriptions',
+  'message_events',
+  'conversions',
 ] as const;
 
 const CREATE_TRIGGER = `mutation($input: CreateTriggerInput!) { createTrigger(input: $input) { id } }`;
 const IDENTIFY = `mutation($input: IdentifyInput!) { identify(input: $input) { id } }`;
 const TRACK = `mutation($input: TrackInput!) { track(input: $input) { eventId duplicate } }`;
+const GRANT_CONSENT = `mutation($input: ConsentInput!) { grantConsent(input: $input) { granted } }`;
+const REGISTER_PUSH = `mutation($input: RegisterPushSubscriptionInput!) {
+  registerPushSubscription(input: $input) { id }
+}`;
 
 const CART_TRIGGER = {
   name: 'cart reminder',
@@ -488,6 +496,42 @@ describe('C21 tenant isolation', () => {
       // An anonymous visitor in each tenant, with the same anonymous id: a customer_aliases row.
       for (const side of [pair.alpha, pair.beta]) {
         await t.ok(side.secret, TRACK, { input: { anonymousId: 'anon-42', event: 'page_viewed' } });
+        await t.ok(side.secret, GRANT_CONSENT, {
+          input: {
+            customerExternalId: 'cust-42',
+            channel: 'SMS',
+            purpose: 'MARKETING',
+            source: 'c21',
+          },
+        });
+        await t.ok(side.secret, REGISTER_PUSH, {
+          input: {
+            customerExternalId: 'cust-42',
+            // The same endpoint in both tenants: unique per tenant, not across them.
+            endpoint: 'https://push.example.test/c21',
+            keys: {
+              p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url'),
+              auth: Buffer.alloc(16, 9).toString('base64url'),
+            },
+          },
+        });
+        // An open and a conversion per tenant, written directly: RLS is what is under test.
+        await t.nudge.db.asSystem(async (tx) => {
+          await tx.query(
+            `INSERT INTO message_events (tenant_id, message_id, kind, occurred_at)
+             SELECT tenant_id, id, 'OPENED', now() FROM messages WHERE tenant_id = $1 LIMIT 1`,
+            [side.tenantId],
+          );
+          await tx.query(
+            `INSERT INTO conversions (tenant_id, enrollment_id, trigger_id, trigger_version,
+               customer_id, event_id, started_at, converted_at, recorded_at)
+             SELECT tenant_id, id, trigger_id, trigger_version, customer_id, entry_event_id,
+               first_entry_at, now(), now()
+             FROM enrollments WHERE tenant_id = $1 LIMIT 1
+             ON CONFLICT DO NOTHING`,
+            [side.tenantId],
+          );
+        });
       }
     });
 

@@ -50,6 +50,10 @@ describe('config', () => {
         role: 'all',
         maxFutureSkewMs: 24 * 3_600_000,
         dbPoolSize: 10,
+        publicUrl: null,
+        sms: null,
+        push: null,
+        providerTimeoutMs: 10_000,
       });
     });
 
@@ -223,6 +227,114 @@ describe('config', () => {
         'NUDGE_OPERATOR_TOKEN',
       );
       expect(configErrorOf(env).message).toContain('NUDGE_OPERATOR_TOKEN');
+    });
+  });
+  describe('channel providers and public links', () => {
+    const SMS = {
+      TWILIO_ACCOUNT_SID: 'AC' + '0123456789abcdef'.repeat(2),
+      TWILIO_AUTH_TOKEN: 'auth-token-0123456789',
+      NUDGE_SMS_FROM: '+15550001111',
+    };
+    // A real P-256 key pair's sizes: 65-byte public point, 32-byte private scalar.
+    const PUSH = {
+      VAPID_PUBLIC_KEY: Buffer.alloc(65, 4).toString('base64url'),
+      VAPID_PRIVATE_KEY: Buffer.alloc(32, 7).toString('base64url'),
+      VAPID_SUBJECT: 'mailto:ops@shop.example',
+    };
+
+    it('NUDGE_PUBLIC_URL is stored without its trailing slash', () => {
+      expect(loadConfig({ NUDGE_PUBLIC_URL: 'https://nudge.example/' }).publicUrl).toBe(
+        'https://nudge.example',
+      );
+      expect(loadConfig({ NUDGE_PUBLIC_URL: 'http://127.0.0.1:4000/base//' }).publicUrl).toBe(
+        'http://127.0.0.1:4000/base',
+      );
+    });
+
+    it.each(['ftp://nudge.example', 'nudge.example', 'https://', 'https://nudge.example/?a=1'])(
+      'NUDGE_PUBLIC_URL=%j is refused naming it',
+      (url) => {
+        expect(configErrorOf({ NUDGE_PUBLIC_URL: url }).message).toContain('NUDGE_PUBLIC_URL');
+      },
+    );
+
+    it('SMS is configured when SID, token and sender are all set (default API URL)', () => {
+      expect(loadConfig(SMS).sms).toEqual({
+        apiUrl: 'https://api.twilio.com',
+        accountSid: SMS.TWILIO_ACCOUNT_SID,
+        authToken: SMS.TWILIO_AUTH_TOKEN,
+        from: '+15550001111',
+      });
+      expect(loadConfig({ ...SMS, NUDGE_SMS_API_URL: 'http://127.0.0.1:9999/' }).sms?.apiUrl).toBe(
+        'http://127.0.0.1:9999',
+      );
+    });
+
+    it.each(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'NUDGE_SMS_FROM'] as const)(
+      'SMS without %s is refused naming it (all or none)',
+      (name) => {
+        const env: Record<string, string> = { ...SMS };
+        delete env[name];
+        const message = configErrorOf(env).message;
+
+        expect(message).toContain(`\n  ${name}: required for SMS`);
+        expect(message).not.toContain(SMS.TWILIO_AUTH_TOKEN);
+      },
+    );
+
+    it.each([
+      ['TWILIO_ACCOUNT_SID', 'SK' + '0'.repeat(32)],
+      ['TWILIO_ACCOUNT_SID', 'AC123'],
+      ['NUDGE_SMS_FROM', '+1-555-0001'],
+      ['NUDGE_SMS_FROM', '+0123456789'],
+      ['NUDGE_SMS_FROM', 'MuchTooLongSender'],
+      ['NUDGE_SMS_API_URL', 'api.twilio.com'],
+    ])('%s=%j is refused naming it', (name, value) => {
+      expect(configErrorOf({ ...SMS, [name]: value }).message).toContain(name);
+    });
+
+    it.each(['+4915123456789', '12345', 'NudgeShop'])('NUDGE_SMS_FROM=%j is accepted', (from) => {
+      expect(loadConfig({ ...SMS, NUDGE_SMS_FROM: from }).sms?.from).toBe(from);
+    });
+
+    it('Web Push is configured when both VAPID keys and the subject are set', () => {
+      expect(loadConfig(PUSH).push).toEqual({
+        vapidPublicKey: PUSH.VAPID_PUBLIC_KEY,
+        vapidPrivateKey: PUSH.VAPID_PRIVATE_KEY,
+        subject: 'mailto:ops@shop.example',
+      });
+      expect(loadConfig({ ...PUSH, VAPID_SUBJECT: 'https://shop.example' }).push?.subject).toBe(
+        'https://shop.example',
+      );
+    });
+
+    it.each(['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'] as const)(
+      'Web Push without %s is refused naming it (all or none)',
+      (name) => {
+        const env: Record<string, string> = { ...PUSH };
+        delete env[name];
+
+        expect(configErrorOf(env).message).toContain(`\n  ${name}: required for Web Push`);
+      },
+    );
+
+    it.each([
+      ['VAPID_PUBLIC_KEY', Buffer.alloc(33, 4).toString('base64url')],
+      ['VAPID_PRIVATE_KEY', 'not base64url!'],
+      ['VAPID_SUBJECT', 'http://shop.example'],
+      ['VAPID_SUBJECT', 'ops@shop.example'],
+    ])('%s=%j is refused naming it', (name, value) => {
+      expect(configErrorOf({ ...PUSH, [name]: value }).message).toContain(name);
+    });
+
+    it('NUDGE_PROVIDER_TIMEOUT_MS accepts 100..120000', () => {
+      expect(loadConfig({ NUDGE_PROVIDER_TIMEOUT_MS: '2500' }).providerTimeoutMs).toBe(2500);
+      expect(configErrorOf({ NUDGE_PROVIDER_TIMEOUT_MS: '99' }).message).toContain(
+        'NUDGE_PROVIDER_TIMEOUT_MS',
+      );
+      expect(configErrorOf({ NUDGE_PROVIDER_TIMEOUT_MS: '120001' }).message).toContain(
+        'NUDGE_PROVIDER_TIMEOUT_MS',
+      );
     });
   });
 });

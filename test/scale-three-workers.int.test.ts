@@ -94,7 +94,9 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
 
   async function timerStates(tenantId: string): Promise<Record<string, number>> {
     const { rows } = await pg.query<{ state: string; n: string }>(
-      'SELECT state, count(*) AS n FROM timers WHERE tenant_id = $1 GROUP BY state',
+      // Step timers; DELIVERY watchdogs of messages the victim left unsent wait their 5 min.
+      `SELECT state, count(*) AS n FROM timers WHERE tenant_id = $1 AND kind = 'STEP'
+       GROUP BY state`,
       [tenantId],
     );
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
@@ -188,7 +190,9 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
         }
         const ingestMs = Date.now() - ingestStartedMs;
         expect(
-          await count('SELECT count(*) AS n FROM timers WHERE tenant_id = $1', [tenantId]),
+          await count(`SELECT count(*) AS n FROM timers WHERE tenant_id = $1 AND kind = 'STEP'`, [
+            tenantId,
+          ]),
         ).toBe(TOTAL);
 
         // SIGKILL one worker while all three deliver and it holds leased timers it has not fired.
@@ -278,11 +282,15 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
           `SELECT count(*) AS messages,
                 count(DISTINCT (m.enrollment_id, m.step_index)) AS steps,
                 count(*) FILTER (WHERE m.step_index <> 0) AS other_steps,
-                count(*) FILTER (WHERE m.status NOT IN ('SENT', 'QUEUED')) AS not_sent,
+                count(*) FILTER (WHERE m.status NOT IN ('SENT', 'QUEUED', 'SENDING')) AS not_sent,
+                count(*) FILTER (WHERE m.status IN ('QUEUED', 'SENDING') AND NOT EXISTS (
+                  SELECT 1 FROM timers w WHERE w.tenant_id = m.tenant_id
+                    AND w.enrollment_id = m.enrollment_id AND w.kind = 'DELIVERY'
+                    AND w.step_index = m.step_index AND w.state = 'PENDING')) AS unwatched,
                 (SELECT count(*) FROM enrollments e WHERE e.tenant_id = $1) AS enrollments,
                 (SELECT count(*) FROM enrollments e
                   WHERE e.tenant_id = $1 AND e.state = 'COMPLETED') AS completed,
-                (SELECT count(*) FROM timers t WHERE t.tenant_id = $1) AS timers
+                (SELECT count(*) FROM timers t WHERE t.tenant_id = $1 AND t.kind = 'STEP') AS timers
          FROM messages m WHERE m.tenant_id = $1`,
           [tenantId],
         );
@@ -293,6 +301,8 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
           steps: TOTAL,
           other_steps: 0,
           not_sent: 0,
+          // Every message the victim left unsent has a pending watchdog: none is lost.
+          unwatched: 0,
           enrollments: TOTAL,
           completed: TOTAL,
           timers: TOTAL,
@@ -330,9 +340,9 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
           [],
         );
 
-        // Rows left QUEUED: only the killed worker's (recorded before it died), and no more than
-        // it could have had in flight for this tenant.
-        const queued = messages.filter((m) => m.status === 'QUEUED');
+        // Rows left QUEUED or SENDING: only the killed worker's (recorded before it died), no
+        // more than it could have had in flight for this tenant, each under a watchdog (above).
+        const queued = messages.filter((m) => m.status === 'QUEUED' || m.status === 'SENDING');
         expect(queued.filter((m) => m.created_at.getTime() >= killedAtMs)).toEqual([]);
         const queuedButReceived = queued.filter((m) => received.has(m.key)).length;
         console.info(

@@ -15,7 +15,7 @@ export class TenantResolver {
   @Authorized('READ')
   @Query(() => Tenant, { description: 'The tenant of the calling key.' })
   tenant(@Ctx() ctx: RequestContext): Promise<Tenant> {
-    return ctx.services.tenants.get(tenantOf(ctx));
+    return ctx.services.tenants.get(tenantOf(ctx)) as Promise<Tenant>;
   }
 
   @Authorized('ADMIN')
@@ -40,12 +40,16 @@ export class TenantResolver {
   }
 
   @Authorized('ADMIN')
-  @Mutation(() => Tenant)
+  @Mutation(() => Tenant, {
+    description:
+      'Default zone, webhook URL, quiet hours, frequency caps and explicit-consent channels. ' +
+      'Fields left out stay unchanged.',
+  })
   updateTenantSettings(
     @Arg('input') input: UpdateTenantSettingsInput,
     @Ctx() ctx: RequestContext,
   ): Promise<Tenant> {
-    return ctx.services.tenants.updateSettings(tenantOf(ctx), input);
+    return ctx.services.tenants.updateSettings(tenantOf(ctx), input) as Promise<Tenant>;
   }
 
   @Authorized('ADMIN')

@@ -24,7 +24,18 @@ import {
   TriggerVersion,
   UpdateTriggerInput,
 } from '../schema/trigger.types';
-import { Channel, ReentryPolicy, TriggerStatus, Weekday } from '../schema/enums';
+import type { TemplateSource } from '../engine/channels/templates';
+import { definitionWarnings } from '../engine/triggers/trigger-warnings';
+import {
+  CapPolicy,
+  Channel,
+  PreviousStepCondition,
+  Purpose,
+  ReentryPolicy,
+  StepAnchor,
+  TriggerStatus,
+  Weekday,
+} from '../schema/enums';
 import { SimulateTriggerInput, Simulation } from '../schema/simulation.types';
 import { tenantOf } from './context';
 import type { RequestContext } from './context';
@@ -51,12 +62,20 @@ export function toTrigger(view: TriggerView): Trigger {
     steps: d.steps.map((s) => ({
       delay: s.delay,
       at: s.at && { days: s.at.days, time: s.at.time },
+      after: s.after as StepAnchor,
       channel: s.channel as Channel,
-      template: {
-        subject: s.template.subject ?? null,
-        body: s.template.body,
-        html: s.template.html ?? null,
+      purpose: s.purpose as Purpose,
+      template: toTemplate(s.template),
+      condition: s.condition && {
+        previousStep: s.condition.previousStep as PreviousStepCondition | null,
+        where: s.condition.where,
       },
+      variants: s.variants.map((v) => ({
+        name: v.name,
+        weight: v.weight,
+        delay: v.delay,
+        template: v.template && toTemplate(v.template),
+      })),
     })),
     reentry: { policy: d.reentry.policy as ReentryPolicy, period: d.reentry.period },
     cooldown: d.cooldown,
@@ -67,11 +86,25 @@ export function toTrigger(view: TriggerView): Trigger {
       to: d.sendWindow.to,
     },
     attributeWait: d.attributeWait,
+    goal: d.goal && {
+      event: d.goal.event,
+      within: d.goal.within,
+      where: d.goal.where,
+      matchOn: d.goal.matchOn,
+    },
+    capPolicy: d.capPolicy as CapPolicy,
+    quietHours: d.quietHours && { from: d.quietHours.from, to: d.quietHours.to },
+    ignoreQuietHours: d.ignoreQuietHours,
+    templateWarnings: definitionWarnings(d),
     status: view.status as TriggerStatus,
     version: view.version,
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
   };
+}
+
+function toTemplate(t: TemplateSource) {
+  return { subject: t.subject ?? null, body: t.body, html: t.html ?? null };
 }
 
 @Resolver(() => Trigger)

@@ -2,9 +2,11 @@ import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
 import { authChecker } from '../resolvers/auth-checker';
+import { ConsentResolver } from '../resolvers/consent.resolver';
 import { CustomerResolver } from '../resolvers/customer.resolver';
 import { MessageResolver } from '../resolvers/message.resolver';
 import { OperatorResolver } from '../resolvers/operator.resolver';
+import { TemplateResolver } from '../resolvers/template.resolver';
 import { TenantResolver } from '../resolvers/tenant.resolver';
 import { TriggerResolver } from '../resolvers/trigger.resolver';
 import { DateTimeScalar } from './scalars';
@@ -19,6 +21,8 @@ export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
       CustomerResolver,
       TriggerResolver,
       MessageResolver,
+      TemplateResolver,
+      ConsentResolver,
     ],
     authChecker,
     authMode: 'error',

@@ -1,7 +1,7 @@
 import { Authorized, Field, ID, InputType, ObjectType, Int } from 'type-graphql';
 import { JSONScalar } from './scalars';
 import { Connection } from './connection';
-import { Channel, MessageStatus } from './enums';
+import { Channel, MessageStatus, Purpose } from './enums';
 
 @ObjectType()
 export class Event {
@@ -81,11 +81,18 @@ export class Message {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Why it was not sent: NO_CONSENT, INVALID_ADDRESS, …',
+    description:
+      'Why it was not sent: NO_CONSENT, FREQUENCY_CAP, GOAL_REACHED, INVALID_ADDRESS, ' +
+      'TEMPLATE_VARIABLE_MISSING: <variable>.',
   })
   suppressionReason: string | null;
 
-  @Field(() => String, { nullable: true, description: 'For FAILED: what went wrong.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'For FAILED and DEAD_LETTER: what went wrong (PERMANENT, OUTCOME_UNKNOWN, ' +
+      'RETRIES_EXHAUSTED, RENDER_ERROR); for QUEUED after a failure: TRANSIENT.',
+  })
   failure: string | null;
 
   @Field(() => String, { nullable: true })
@@ -102,6 +109,30 @@ export class Message {
 
   @Field(() => Int)
   stepIndex: number;
+
+  @Field(() => Purpose)
+  purpose: Purpose;
+
+  @Field(() => String, { nullable: true, description: 'The step variant this run got.' })
+  variant: string | null;
+
+  @Field(() => Int, { description: 'Delivery attempts so far.' })
+  attempts: number;
+
+  @Field(() => Date, { nullable: true, description: 'When QUEUED after a failure: next try.' })
+  nextAttemptAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'Delivery confirmed by the provider.' })
+  deliveredAt: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'First open by a person (machine opens are not counted).',
+  })
+  openedAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'First click by a person.' })
+  clickedAt: Date | null;
 
   @Field(() => ID)
   enrollmentId: string;

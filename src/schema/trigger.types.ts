@@ -1,6 +1,15 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Connection } from './connection';
-import { Channel, ReentryPolicy, TriggerStatus, Weekday } from './enums';
+import {
+  CapPolicy,
+  Channel,
+  PreviousStepCondition,
+  Purpose,
+  ReentryPolicy,
+  StepAnchor,
+  TriggerStatus,
+  Weekday,
+} from './enums';
 import { DurationScalar, JSONScalar } from './scalars';
 
 @ObjectType()
@@ -37,11 +46,83 @@ export class Step {
   })
   at: LocalTime | null;
 
+  @Field(() => StepAnchor, { description: 'What the delay counts from.' })
+  after: StepAnchor;
+
   @Field(() => Channel)
   channel: Channel;
 
+  @Field(() => Purpose)
+  purpose: Purpose;
+
   @Field(() => Template)
   template: Template;
+
+  @Field(() => StepCondition, { nullable: true })
+  condition: StepCondition | null;
+
+  @Field(() => [StepVariant])
+  variants: StepVariant[];
+}
+
+@ObjectType({ description: 'When a step runs at all; checked when it is due.' })
+export class StepCondition {
+  @Field(() => PreviousStepCondition, { nullable: true })
+  previousStep: PreviousStepCondition | null;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'On the customer as they are then.' })
+  where: unknown;
+}
+
+@ObjectType({ description: 'An alternative for a step, assigned per run by weight.' })
+export class StepVariant {
+  @Field()
+  name: string;
+
+  @Field(() => Int)
+  weight: number;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'Replaces the step’s delay.' })
+  delay: string | null;
+
+  @Field(() => Template, { nullable: true, description: 'Replaces the step’s template.' })
+  template: Template | null;
+}
+
+@ObjectType({ description: 'The event that counts as success for a run.' })
+export class Goal {
+  @Field()
+  event: string;
+
+  @Field(() => DurationScalar, { description: 'Counted from the sequence start.' })
+  within: string;
+
+  @Field(() => JSONScalar, { nullable: true })
+  where: unknown;
+
+  @Field(() => [String], { description: 'Properties equal on entry and goal event.' })
+  matchOn: string[];
+}
+
+@ObjectType({ description: 'Local hours in which marketing messages wait (may cross midnight).' })
+export class QuietHours {
+  @Field({ description: 'HH:MM, inclusive.' })
+  from: string;
+
+  @Field({ description: 'HH:MM, exclusive.' })
+  to: string;
+}
+
+@ObjectType({ description: 'A template variable that no customer, event or step field has.' })
+export class DefinitionWarning {
+  @Field({ description: 'Where in the input, e.g. steps.0.template.subject.' })
+  field: string;
+
+  @Field({ description: 'The variable as written, e.g. customer.first_name.' })
+  path: string;
+
+  @Field()
+  message: string;
 }
 
 @ObjectType()
@@ -138,6 +219,26 @@ export class Trigger {
   @Field(() => DurationScalar, { nullable: true })
   attributeWait: string | null;
 
+  @Field(() => Goal, { nullable: true })
+  goal: Goal | null;
+
+  @Field(() => CapPolicy)
+  capPolicy: CapPolicy;
+
+  @Field(() => QuietHours, {
+    nullable: true,
+    description: 'This trigger’s own quiet hours; null: the tenant’s apply.',
+  })
+  quietHours: QuietHours | null;
+
+  @Field()
+  ignoreQuietHours: boolean;
+
+  @Field(() => [DefinitionWarning], {
+    description: 'Template variables no known field has (the save still succeeds).',
+  })
+  templateWarnings: DefinitionWarning[];
+
   @Field(() => TriggerStatus)
   status: TriggerStatus;
 
@@ -212,11 +313,71 @@ export class StepInput {
   @Field(() => LocalTimeInput, { nullable: true })
   at?: LocalTimeInput | null;
 
+  @Field(() => StepAnchor, { nullable: true, description: 'Default PREVIOUS_STEP.' })
+  after?: StepAnchor | null;
+
   @Field(() => Channel)
   channel: Channel;
 
+  @Field(() => Purpose, { nullable: true, description: 'Default MARKETING.' })
+  purpose?: Purpose | null;
+
   @Field(() => TemplateInput)
   template: TemplateInput;
+
+  @Field(() => StepConditionInput, { nullable: true })
+  condition?: StepConditionInput | null;
+
+  @Field(() => [StepVariantInput], { nullable: true })
+  variants?: StepVariantInput[] | null;
+}
+
+@InputType()
+export class StepConditionInput {
+  @Field(() => PreviousStepCondition, { nullable: true })
+  previousStep?: PreviousStepCondition | null;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'Condition tree on customer fields.' })
+  where?: unknown;
+}
+
+@InputType()
+export class StepVariantInput {
+  @Field()
+  name: string;
+
+  @Field(() => Int, { description: '0 to 10000; share = weight / sum of weights.' })
+  weight: number;
+
+  @Field(() => DurationScalar, { nullable: true })
+  delay?: string | null;
+
+  @Field(() => TemplateInput, { nullable: true })
+  template?: TemplateInput | null;
+}
+
+@InputType()
+export class GoalInput {
+  @Field()
+  event: string;
+
+  @Field(() => DurationScalar, { description: 'Counted from the sequence start; ≤ P366D.' })
+  within: string;
+
+  @Field(() => JSONScalar, { nullable: true })
+  where?: unknown;
+
+  @Field(() => [String], { nullable: true })
+  matchOn?: string[] | null;
+}
+
+@InputType()
+export class QuietHoursInput {
+  @Field({ description: 'HH:MM, inclusive.' })
+  from: string;
+
+  @Field({ description: 'HH:MM, exclusive; may be earlier than from (crosses midnight).' })
+  to: string;
 }
 
 @InputType()
@@ -305,6 +466,21 @@ export class CreateTriggerInput {
   })
   attributeWait?: string | null;
 
+  @Field(() => GoalInput, { nullable: true })
+  goal?: GoalInput | null;
+
+  @Field(() => CapPolicy, { nullable: true, description: 'Default SUPPRESS.' })
+  capPolicy?: CapPolicy | null;
+
+  @Field(() => QuietHoursInput, {
+    nullable: true,
+    description: 'Replaces the tenant’s quiet hours for this trigger.',
+  })
+  quietHours?: QuietHoursInput | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false.' })
+  ignoreQuietHours?: boolean | null;
+
   @Field(() => TriggerStatus, { nullable: true, description: 'Default ACTIVE.' })
   status?: TriggerStatus | null;
 }
@@ -349,6 +525,21 @@ export class UpdateTriggerInput {
     description: 'How long an entry lacking customer data waits for identify (at most PT24H).',
   })
   attributeWait?: string | null;
+
+  @Field(() => GoalInput, { nullable: true })
+  goal?: GoalInput | null;
+
+  @Field(() => CapPolicy, { nullable: true, description: 'Default SUPPRESS.' })
+  capPolicy?: CapPolicy | null;
+
+  @Field(() => QuietHoursInput, {
+    nullable: true,
+    description: 'Replaces the tenant’s quiet hours for this trigger.',
+  })
+  quietHours?: QuietHoursInput | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false.' })
+  ignoreQuietHours?: boolean | null;
 
   @Field(() => TriggerStatus, { nullable: true })
   status?: TriggerStatus | null;

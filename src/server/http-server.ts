@@ -15,6 +15,11 @@ import {
   prepareWsOperation,
 } from './request-limits';
 import type { Authenticator } from './authenticator';
+import {
+  handleEngagementRequest,
+  isEngagementPath,
+  type EngagementRoutesOptions,
+} from './engagement-routes';
 import { hasScope } from '../tenancy/scopes';
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -25,6 +30,8 @@ export interface HttpServerOptions {
   log: Logger;
   isProduction: boolean;
   health: () => Promise<boolean>;
+  /** Tracking links, one-click unsubscribe and SMS provider callbacks. */
+  engagement: EngagementRoutesOptions;
   makeContext: (
     requestId: string,
     log: Logger,
@@ -41,7 +48,8 @@ export interface RunningServer {
 
 /**
  * One port for everything: `POST /graphql` (Apollo over node:http), `graphql-ws` on the same
- * path, and `GET /healthz`. Every request gets a request id (`x-request-id`, echoed back).
+ * path, `GET /healthz`, and the engagement endpoints under `/t/` and `/hooks/sms/` (see
+ * `engagement-routes.ts`). Every request gets a request id (`x-request-id`, echoed back).
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -174,6 +182,10 @@ export async function startHttpServer(
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const ok = await options.health().catch(() => false);
       send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+      return;
+    }
+    if (isEngagementPath(url.pathname)) {
+      await handleEngagementRequest(options.engagement, req, res, url, log.child({ requestId }));
       return;
     }
     if (url.pathname !== '/graphql') {

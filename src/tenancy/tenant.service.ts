@@ -5,8 +5,15 @@ import { ApiKeyService, ApiKeyView } from './api-key.service';
 import type { TenantContext } from './tenant-context';
 import { checkTimezone } from './timezone';
 import { randomBase62 } from './secrets';
+import {
+  TenantSettingsInput,
+  TenantSettingsRow,
+  TenantSettingsView,
+  parseSettingsChange,
+  toSettingsView,
+} from './tenant-settings';
 
-export interface TenantView {
+export interface TenantView extends TenantSettingsView {
   id: string;
   name: string;
   timezone: string;
@@ -14,7 +21,7 @@ export interface TenantView {
   createdAt: Date;
 }
 
-interface TenantRow {
+interface TenantRow extends TenantSettingsRow {
   id: string;
   name: string;
   timezone: string;
@@ -28,6 +35,7 @@ const toView = (r: TenantRow): TenantView => ({
   timezone: r.timezone,
   webhookUrl: r.webhook_url,
   createdAt: r.created_at,
+  ...toSettingsView(r),
 });
 
 /** Tenants: creation by the operator, settings by the tenant's admins. */
@@ -73,18 +81,19 @@ export class TenantService {
   }
 
   /**
-   * Updates the tenant's default time zone and webhook URL (`""` clears it; null or absent
-   * leaves it). Setting a webhook URL for the first time creates the signing secret (read it
-   * with `rotateWebhookSecret`).
+   * Updates the tenant's settings; a field left out stays as it is. `timezone`: the default
+   * IANA zone (null: unchanged). `webhookUrl`: `""` clears it, null leaves it; setting one for
+   * the first time creates the signing secret (read it with `rotateWebhookSecret`).
+   * `quietHours`: `{ from, to }`, or null to clear. `frequencyCaps`: replaces the whole list
+   * (`[]` removes every cap; see `parseFrequencyCaps`). `explicitConsentChannels`: replaces the
+   * channels whose marketing needs a recorded grant. Throws BAD_USER_INPUT with the field's
+   * path, e.g. `input.frequencyCaps.0.max`.
    */
   async updateSettings(
     ctx: TenantContext,
-    input: { timezone?: string | null; webhookUrl?: string | null },
+    input: TenantSettingsInput & { webhookUrl?: string | null },
   ): Promise<TenantView> {
-    const timezone =
-      input.timezone == null
-        ? null
-        : checkedAt('input', () => checkTimezone(input.timezone!, 'timezone'));
+    const change = checkedAt('input', () => parseSettingsChange(input));
     const clearWebhook = input.webhookUrl === '';
     const webhookUrl =
       input.webhookUrl == null || clearWebhook ? null : checkWebhookUrl(input.webhookUrl);
@@ -93,11 +102,29 @@ export class TenantService {
         tx,
         `UPDATE tenants SET timezone = COALESCE($2, timezone),
            webhook_url = CASE WHEN $5 THEN NULL ELSE COALESCE($3, webhook_url) END,
-           webhook_secret = COALESCE(webhook_secret, $4)
+           webhook_secret = COALESCE(webhook_secret, $4),
+           quiet_hours = CASE WHEN $6 THEN $7::jsonb ELSE quiet_hours END,
+           frequency_caps = COALESCE($8::jsonb, frequency_caps),
+           explicit_consent_channels = COALESCE($9::text[], explicit_consent_channels)
          WHERE id = $1 RETURNING *`,
-        [ctx.tenantId, timezone, webhookUrl, newWebhookSecret(), clearWebhook],
+        [
+          ctx.tenantId,
+          change.timezone,
+          webhookUrl,
+          newWebhookSecret(),
+          clearWebhook,
+          change.quietHours !== null,
+          change.quietHours?.value ? JSON.stringify(change.quietHours.value) : null,
+          change.frequencyCaps && JSON.stringify(change.frequencyCaps),
+          change.explicitConsentChannels,
+        ],
       ),
     )) as TenantRow[];
+    if (!row) throw new NotFoundError('tenant');
+    ctx.log.info(
+      { settings: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) },
+      'tenant settings updated',
+    );
     return toView(row);
   }
 

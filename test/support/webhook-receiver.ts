@@ -19,6 +19,8 @@ export class WebhookReceiver {
   private readonly counts = new Map<string, number>();
   private server: http.Server | null = null;
   url = '';
+  /** The status every request is answered with (set it to make the endpoint fail). */
+  status = 204;
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => {
@@ -32,7 +34,7 @@ export class WebhookReceiver {
           receivedAtMs: Date.now(),
           body: Buffer.concat(chunks).toString('utf8'),
         });
-        res.statusCode = 204;
+        res.statusCode = this.status;
         res.end();
       });
     });

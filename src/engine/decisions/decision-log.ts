@@ -9,7 +9,10 @@ export type DecisionOutcome =
   | 'BLOCKED'
   | 'CANCELLED'
   | 'FIRED'
-  | 'DEFERRED';
+  | 'DEFERRED'
+  | 'SKIPPED'
+  | 'SUPPRESSED'
+  | 'CONVERTED';
 
 /**
  * Stable, machine-readable reasons. `detail` carries the specifics (the failing node, the
@@ -27,7 +30,14 @@ export type DecisionReason =
   | 'ABSENCE_VIOLATED'
   | 'MERGED_DUPLICATE'
   | 'DEADLINE_PASSED'
-  | 'SEND_WINDOW';
+  | 'SEND_WINDOW'
+  | 'QUIET_HOURS'
+  | 'FREQUENCY_CAP'
+  | 'STEP_CONDITION'
+  | 'NO_CONSENT'
+  | 'INVALID_ADDRESS'
+  | 'TEMPLATE_VARIABLE_MISSING'
+  | 'GOAL_REACHED';
 
 export interface Decision {
   customerId: string;

@@ -19,8 +19,9 @@ export const refKey = (ref: CustomerRef): string =>
  * - linked to an anonymous customer and no customer has the external id yet: that customer
  *   simply receives the external id (nothing moves);
  * - linked to an anonymous customer and the external id exists: the anonymous customer's
- *   events, runs (waiting, held, active), messages and decisions move to it, profile fields it
- *   lacks are filled in, and the anonymous customer is removed;
+ *   events, runs (waiting, held, active), messages, decisions, conversions, consent records
+ *   and push subscriptions move to it, profile fields it lacks are filled in, and the
+ *   anonymous customer is removed;
  * - linked to another identified customer: the link moves to this one from now on (a shared
  *   device); the other customer's history stays theirs.
  *
@@ -171,7 +172,18 @@ async function mergeCustomers(
   into: CustomerRow,
   now: Date,
 ): Promise<CustomerRow> {
-  for (const table of ['events', 'enrollments', 'messages', 'decisions', 'customer_aliases']) {
+  // Every table with a customer_id: rows left behind would be deleted with `from` (CASCADE).
+  // Consent moves as recorded; the latest occurredAt across both customers is then current.
+  for (const table of [
+    'events',
+    'enrollments',
+    'messages',
+    'decisions',
+    'customer_aliases',
+    'consent_records',
+    'push_subscriptions',
+    'conversions',
+  ]) {
     await rows(
       tx,
       `UPDATE ${table} SET customer_id = $3 WHERE tenant_id = $1 AND customer_id = $2`,

@@ -7,7 +7,7 @@ import { Effects } from '../sequences/effects';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
 import type { ReactionRunner } from '../sequences/reaction-runner';
 import { CustomerRef, IdentityResolver, refKey } from './identity';
-import { checkExternalId, checkJsonObject } from './validation';
+import { checkExternalId, checkJsonObject, checkOccurredAt } from './validation';
 import { checkStorableText } from '../../validation';
 import { canonicalJson } from '../../json';
 
@@ -28,7 +28,6 @@ export type TrackItemResult =
 
 export const MAX_BATCH = 1_000;
 const MAX_PROPERTIES_BYTES = 32_768;
-const EARLIEST_MS = Date.UTC(2000, 0, 1);
 
 interface ValidItem {
   index: number;
@@ -135,17 +134,12 @@ export class IngestService {
       command.properties == null
         ? {}
         : checkJsonObject(command.properties, 'properties', MAX_PROPERTIES_BYTES);
-    const explicitMs = command.occurredAt ? command.occurredAt.getTime() : null;
-    if (explicitMs !== null && (Number.isNaN(explicitMs) || explicitMs < EARLIEST_MS)) {
-      throw new InputProblem('occurredAt', 'expected a time after 2000-01-01T00:00:00Z');
-    }
-    if (explicitMs !== null && explicitMs > nowMs + this.maxFutureSkewMs) {
-      throw new InputProblem(
-        'occurredAt',
-        `lies more than ${Math.round(this.maxFutureSkewMs / 60_000)} minutes after the ` +
-          `service clock (${new Date(nowMs).toISOString()})`,
-      );
-    }
+    const explicitMs = checkOccurredAt(
+      command.occurredAt,
+      nowMs,
+      this.maxFutureSkewMs,
+      'occurredAt',
+    );
     const messageId = command.messageId ?? null;
     if (messageId !== null && (messageId.length === 0 || messageId.length > 255)) {
       throw new InputProblem('messageId', 'expected 1 to 255 characters');

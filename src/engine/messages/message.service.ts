@@ -2,7 +2,7 @@ import { Database, rows } from '../../platform/database';
 import { findUnstorableText, isUuid } from '../../validation';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { Page, PageRequest, pageOf } from '../pagination';
-import type { Channel } from '../triggers/trigger-definition';
+import type { Channel, Purpose } from '../triggers/trigger-definition';
 import type { MessageStatus } from '../sequences/step.engine';
 
 export interface MessageView {
@@ -16,6 +16,13 @@ export interface MessageView {
   body: string | null;
   html: string | null;
   stepIndex: number;
+  purpose: Purpose;
+  variant: string | null;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
+  openedAt: Date | null;
+  clickedAt: Date | null;
   triggerId: string;
   customerId: string;
   enrollmentId: string;
@@ -36,6 +43,13 @@ interface MessageRow {
   body: string | null;
   html: string | null;
   step_index: number;
+  purpose: Purpose;
+  variant: string | null;
+  attempts: number;
+  next_attempt_at: Date | null;
+  delivered_at: Date | null;
+  opened_at: Date | null;
+  clicked_at: Date | null;
   trigger_id: string;
   customer_id: string;
   enrollment_id: string;
@@ -55,6 +69,13 @@ const toView = (r: MessageRow): MessageView => ({
   body: r.body,
   html: r.html,
   stepIndex: r.step_index,
+  purpose: r.purpose,
+  variant: r.variant,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  deliveredAt: r.delivered_at,
+  openedAt: r.opened_at,
+  clickedAt: r.clicked_at,
   triggerId: r.trigger_id,
   customerId: r.customer_id,
   enrollmentId: r.enrollment_id,

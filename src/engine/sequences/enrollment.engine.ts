@@ -7,6 +7,7 @@ import type { EvaluationSubject, Verdict } from '../rules/evaluate';
 import type { CompiledTrigger, TriggerCatalog } from '../triggers/trigger-catalog';
 import { DEADLINE_STEP, cancelTimers, putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
+import type { GoalEngine } from './goal.engine';
 import { RunHistory, reentryBlock } from './reentry';
 import { scheduleStep } from './step-scheduler';
 
@@ -20,7 +21,13 @@ export interface StoredEvent {
 }
 
 /** HELD: the entry waits for customer data (`attributeWait`); it is not a run yet. */
-export type EnrollmentState = 'HELD' | 'WAITING' | 'ACTIVE' | 'COMPLETED' | 'CANCELLED';
+export type EnrollmentState =
+  | 'HELD'
+  | 'WAITING'
+  | 'ACTIVE'
+  | 'COMPLETED'
+  | 'CONVERTED'
+  | 'CANCELLED';
 
 export interface EnrollmentRow {
   id: string;
@@ -88,9 +95,15 @@ export function subjectOf(
  * it passes), so a late U that arrives before then still counts.
  */
 export class EnrollmentEngine {
-  constructor(private readonly catalog: TriggerCatalog) {}
+  constructor(
+    private readonly catalog: TriggerCatalog,
+    private readonly goals: GoalEngine,
+  ) {}
 
-  /** Reacts to one newly stored event: cancels waiting runs it violates, then enters. */
+  /**
+   * Reacts to one newly stored event: cancels waiting runs it violates, converts runs whose
+   * goal it is, then enters.
+   */
   async onEvent(
     tx: Tx,
     tenantId: string,
@@ -102,6 +115,8 @@ export class EnrollmentEngine {
     for (const trigger of index.byUnlessEvent.get(event.name) ?? []) {
       await this.cancelViolatedRuns(tx, tenantId, trigger, event, nowMs, effects);
     }
+    const goalOf = index.byGoalEvent.get(event.name);
+    if (goalOf) await this.goals.onEvent(tx, tenantId, goalOf, event, nowMs, effects);
     for (const trigger of index.byEntryEvent.get(event.name) ?? []) {
       await this.enter(tx, tenantId, trigger, event, nowMs, effects);
     }
@@ -579,7 +594,8 @@ export class EnrollmentEngine {
       enrollmentId: run.id,
       trigger,
       stepIndex: 0,
-      baseMs: startMs,
+      startMs,
+      previousDueMs: startMs,
       customer,
       nowMs,
     });

@@ -6,6 +6,7 @@ import type { CompiledTrigger } from '../triggers/trigger-catalog';
 import { putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
 import { stepTime } from './step-schedule';
+import { assignVariant } from './variants';
 
 /**
  * The zone a customer's local times are read in: their own, else the tenant's, else UTC. A
@@ -28,8 +29,9 @@ export function usableZone(zone: string | null, fallback: string): string {
 }
 
 /**
- * Schedules step `stepIndex` of a run, counting its delay from `baseMs`, and records a
- * deferral by the send window as a decision. Returns the due time.
+ * Schedules step `stepIndex` of a run, counting its delay (its variant's, if the run has one
+ * with a delay) from the sequence start or the previous step's due time as the step says, and
+ * records a deferral by the send window as a decision. Returns the due time.
  */
 export async function scheduleStep(
   tx: Tx,
@@ -39,7 +41,10 @@ export async function scheduleStep(
     enrollmentId: string;
     trigger: CompiledTrigger;
     stepIndex: number;
-    baseMs: number;
+    /** When the sequence started (the run's activation). */
+    startMs: number;
+    /** When the previous step was due (the start, for the first step). */
+    previousDueMs: number;
     customer: CustomerRow;
     nowMs: number;
   },
@@ -47,7 +52,10 @@ export async function scheduleStep(
   const step = s.trigger.definition.steps[s.stepIndex];
   const needsZone = step.at !== null || s.trigger.definition.sendWindow !== null;
   const zone = needsZone ? await zoneOf(tx, s.tenantId, s.customer) : 'UTC';
-  const time = stepTime(s.baseMs, step, s.trigger.definition, zone);
+  const variant = assignVariant(s.enrollmentId, s.stepIndex, step.variants);
+  const delayMs = variant?.delayMs ?? step.delayMs;
+  const baseMs = step.after === 'ENTRY' ? s.startMs : s.previousDueMs;
+  const time = stepTime(baseMs, { delayMs, at: step.at }, s.trigger.definition, zone);
   await putTimer(tx, effects, {
     tenantId: s.tenantId,
     kind: 'STEP',

@@ -160,8 +160,10 @@ export function simulate(input: SimulationInput): SimulationResult {
     const customer = customerOf(run.customerId);
     const zone = usableZone(customer.timezone, usableZone(input.tenantZone, 'UTC'));
     let baseMs = startMs;
+    // TODO(#5): model consent, frequency caps, quiet hours, step conditions and goals here;
+    // today the backtest counts every step whose address exists as a message.
     definition.steps.forEach((step, index) => {
-      const time = stepTime(baseMs, step, definition, zone);
+      const time = stepTime(step.after === 'ENTRY' ? startMs : baseMs, step, definition, zone);
       baseMs = time.dueMs;
       run.endsAtMs = time.dueMs;
       if (time.dueMs > toMs) return;
@@ -174,7 +176,13 @@ export function simulate(input: SimulationInput): SimulationResult {
         });
       }
       const hasAddress =
-        step.channel === 'EMAIL' ? customer.email !== null : input.tenantHasWebhook;
+        step.channel === 'EMAIL'
+          ? customer.email !== null
+          : step.channel === 'SMS'
+            ? customer.phone !== null
+            : step.channel === 'WEBHOOK'
+              ? input.tenantHasWebhook
+              : true;
       if (hasAddress) result.messages++;
       else {
         result.suppressed++;

@@ -5,6 +5,7 @@ import { Effects } from '../sequences/effects';
 import type { EffectsApplier } from '../sequences/effects-applier';
 import type { EnrollmentEngine, EnrollmentRow } from '../sequences/enrollment.engine';
 import type { StepEngine } from '../sequences/step.engine';
+import type { DeliveryWatchdog } from '../messages/delivery-watchdog';
 import type { TimerRow } from './timer-store';
 
 /** What became of a claimed timer. `busy` is never returned: locks serialise instead. */
@@ -27,6 +28,7 @@ export class TimerProcessor {
     private readonly clock: Clock,
     private readonly enrollments: EnrollmentEngine,
     private readonly steps: StepEngine,
+    private readonly watchdog: DeliveryWatchdog,
     private readonly applier: EffectsApplier,
     private readonly log: Logger,
   ) {}
@@ -89,12 +91,15 @@ export class TimerProcessor {
         'SELECT * FROM enrollments WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
         [meta.tenant_id, timer.enrollment_id],
       );
+      let deferral: { deferToMs: number } | null = null;
       if (timer.kind === 'DEADLINE') {
         await this.enrollments.onDeadline(tx, run, timer.due_at.getTime(), nowMs, effects);
       } else if (timer.kind === 'HOLD') {
         await this.enrollments.onHoldExpired(tx, run, nowMs, effects);
+      } else if (timer.kind === 'DELIVERY') {
+        deferral = await this.watchdog.onDue(tx, run, timer.step_index, nowMs, effects);
       } else {
-        await this.steps.onStepDue(
+        deferral = await this.steps.onStepDue(
           tx,
           run,
           timer.step_index,
@@ -102,6 +107,18 @@ export class TimerProcessor {
           nowMs,
           effects,
         );
+      }
+      if (deferral) {
+        // The same timer waits again (quiet hours, a cap, the next delivery check), never at
+        // the same instant (a manual clock would otherwise fire it forever).
+        const dueAtMs = Math.max(deferral.deferToMs, nowMs + 1);
+        await rows(tx, `UPDATE timers SET due_at = $3 WHERE tenant_id = $1 AND id = $2`, [
+          meta.tenant_id,
+          timerId,
+          new Date(dueAtMs),
+        ]);
+        effects.timersToSchedule.push({ timerId, tenantId: meta.tenant_id, dueAtMs });
+        return 'fired';
       }
       await rows(
         tx,

@@ -4,8 +4,11 @@ import type { Effects } from '../sequences/effects';
 /** Deadline timers use this step index; step timers use the step's position. */
 export const DEADLINE_STEP = -1;
 
-/** DEADLINE: an absence window ends; STEP: a step is due; HOLD: a wait for customer data ends. */
-export type TimerKind = 'DEADLINE' | 'STEP' | 'HOLD';
+/**
+ * DEADLINE: an absence window ends; STEP: a step is due; HOLD: a wait for customer data ends;
+ * DELIVERY: a recorded message's next delivery attempt, or the check that it was not lost.
+ */
+export type TimerKind = 'DEADLINE' | 'STEP' | 'HOLD' | 'DELIVERY';
 
 export interface TimerRow {
   id: string;
@@ -14,13 +17,14 @@ export interface TimerRow {
   enrollment_id: string;
   step_index: number;
   due_at: Date;
-  state: 'PENDING' | 'DONE' | 'CANCELLED';
+  state: 'PENDING' | 'DONE' | 'CANCELLED' | 'FAILED';
 }
 
 /**
  * Writes a pending timer in the caller's transaction (PostgreSQL is the truth) and records
  * it for the index once committed. Idempotent per (enrollment, kind, step): a second call
- * moves the due time of the pending timer instead of adding one.
+ * moves the due time of the pending timer instead of adding one. With `rearm`, a timer that
+ * already fired is made pending again (a DELIVERY timer serves every attempt of its message).
  */
 export async function putTimer(
   tx: Tx,
@@ -32,6 +36,7 @@ export async function putTimer(
     stepIndex: number;
     dueAtMs: number;
     nowMs: number;
+    rearm?: boolean;
   },
 ): Promise<void> {
   const [row] = await rows<{ id: string }>(
@@ -39,9 +44,18 @@ export async function putTimer(
     `INSERT INTO timers (tenant_id, kind, enrollment_id, step_index, due_at, state, created_at)
      VALUES ($1, $2, $3, $4, $5, 'PENDING', $6)
      ON CONFLICT (tenant_id, enrollment_id, kind, step_index)
-       DO UPDATE SET due_at = EXCLUDED.due_at WHERE timers.state = 'PENDING'
+       DO UPDATE SET due_at = EXCLUDED.due_at, state = 'PENDING', attempts = 0, last_error = NULL
+       WHERE timers.state = 'PENDING' OR $7
      RETURNING id`,
-    [t.tenantId, t.kind, t.enrollmentId, t.stepIndex, new Date(t.dueAtMs), new Date(t.nowMs)],
+    [
+      t.tenantId,
+      t.kind,
+      t.enrollmentId,
+      t.stepIndex,
+      new Date(t.dueAtMs),
+      new Date(t.nowMs),
+      t.rearm ?? false,
+    ],
   );
   if (row)
     effects.timersToSchedule.push({ timerId: row.id, tenantId: t.tenantId, dueAtMs: t.dueAtMs });
@@ -62,4 +76,21 @@ export async function cancelTimers(
     [tenantId, enrollmentId],
   );
   for (const { id } of cancelled) effects.timersToUnschedule.push({ timerId: id, tenantId });
+}
+
+/** Marks one pending timer done (its purpose was met some other way) and drops it from the index. */
+export async function settleTimer(
+  tx: Tx,
+  effects: Effects,
+  t: { tenantId: string; kind: TimerKind; enrollmentId: string; stepIndex: number },
+): Promise<void> {
+  const settled = await rows<{ id: string }>(
+    tx,
+    `UPDATE timers SET state = 'DONE' WHERE tenant_id = $1 AND enrollment_id = $2 AND kind = $3
+       AND step_index = $4 AND state = 'PENDING'
+     RETURNING id`,
+    [t.tenantId, t.enrollmentId, t.kind, t.stepIndex],
+  );
+  for (const { id } of settled)
+    effects.timersToUnschedule.push({ timerId: id, tenantId: t.tenantId });
 }

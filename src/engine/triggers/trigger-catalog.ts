@@ -10,12 +10,16 @@ export interface CompiledTrigger {
   definition: TriggerDefinition;
   where: CompiledCondition;
   unlessWhere: CompiledCondition;
+  goalWhere: CompiledCondition;
+  /** Per step: its condition on customer data (always true without one). */
+  stepWhere: CompiledCondition[];
 }
 
 /** The active triggers of one tenant, indexed by the event names they react to. */
 export interface TenantTriggerIndex {
   byEntryEvent: Map<string, CompiledTrigger[]>;
   byUnlessEvent: Map<string, CompiledTrigger[]>;
+  byGoalEvent: Map<string, CompiledTrigger[]>;
 }
 
 const MAX_CACHED_VERSIONS = 10_000;
@@ -44,11 +48,16 @@ export class TriggerCatalog {
          definition FROM triggers WHERE tenant_id = $1 AND status = 'ACTIVE'`,
       [tenantId],
     );
-    const index: TenantTriggerIndex = { byEntryEvent: new Map(), byUnlessEvent: new Map() };
+    const index: TenantTriggerIndex = {
+      byEntryEvent: new Map(),
+      byUnlessEvent: new Map(),
+      byGoalEvent: new Map(),
+    };
     for (const row of active) {
       const compiled = this.compiled(row.id, row.name, row.version, row.definition);
       push(index.byEntryEvent, row.definition.event, compiled);
       if (row.definition.unless) push(index.byUnlessEvent, row.definition.unless.event, compiled);
+      if (row.definition.goal) push(index.byGoalEvent, row.definition.goal.event, compiled);
     }
     this.tenants.set(tenantId, index);
     return index;
@@ -117,6 +126,8 @@ export function compileTrigger(
     definition,
     where: compileCondition(definition.where),
     unlessWhere: compileCondition(definition.unless?.where ?? null),
+    goalWhere: compileCondition(definition.goal?.where ?? null),
+    stepWhere: definition.steps.map((step) => compileCondition(step.condition?.where ?? null)),
   };
 }
 

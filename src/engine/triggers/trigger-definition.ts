@@ -5,11 +5,32 @@ import { TemplateSource, validateTemplate } from '../channels/templates';
 import { parseDuration } from '../time/duration';
 import { LocalTime, LocalTimeInput, parseLocalTime } from '../time/local-time';
 import { SendWindow, SendWindowInput, parseSendWindow } from '../time/send-window';
+import { QuietHours, parseQuietHours } from '../time/quiet-hours';
 
 export const CHANNELS = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'] as const;
 export type Channel = (typeof CHANNELS)[number];
-/** Channels the engine can deliver today; SMS and PUSH arrive with #4. */
-export const DELIVERABLE_CHANNELS: readonly Channel[] = ['EMAIL', 'WEBHOOK'];
+
+export const PURPOSES = ['MARKETING', 'TRANSACTIONAL'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** What a step's delay counts from: the sequence's start, or the previous step's due time. */
+export const STEP_ANCHORS = ['ENTRY', 'PREVIOUS_STEP'] as const;
+export type StepAnchor = (typeof STEP_ANCHORS)[number];
+
+/** How the previous step's message must have fared for this step to run. */
+export const PREVIOUS_STEP_CONDITIONS = [
+  'DELIVERED',
+  'NOT_DELIVERED',
+  'OPENED',
+  'NOT_OPENED',
+  'CLICKED',
+  'NOT_CLICKED',
+] as const;
+export type PreviousStepCondition = (typeof PREVIOUS_STEP_CONDITIONS)[number];
+
+/** What happens to a marketing step that a frequency cap blocks. */
+export const CAP_POLICIES = ['SUPPRESS', 'DEFER'] as const;
+export type CapPolicy = (typeof CAP_POLICIES)[number];
 
 export const TRIGGER_STATUSES = ['ACTIVE', 'DRAFT', 'PAUSED', 'ARCHIVED'] as const;
 export type TriggerStatus = (typeof TRIGGER_STATUSES)[number];
@@ -34,6 +55,24 @@ export interface TriggerDefinition {
   /** How long an entry whose condition lacks customer data waits for an `identify`. */
   attributeWait: string | null;
   attributeWaitMs: number | null;
+  /** The event that counts as success; reaching it ends the run and records a conversion. */
+  goal: GoalClause | null;
+  /** A marketing step over a frequency cap is suppressed, or deferred until a slot frees. */
+  capPolicy: CapPolicy;
+  /** Replaces the tenant's quiet hours for this trigger; null: the tenant's apply. */
+  quietHours: QuietHours | null;
+  /** Send even inside quiet hours (for time-critical messages such as a one-time code). */
+  ignoreQuietHours: boolean;
+}
+
+export interface GoalClause {
+  event: string;
+  /** How long after the sequence starts a goal event still counts. */
+  within: string;
+  withinMs: number;
+  where: Condition | null;
+  /** Properties that must be equal on the entry event and the goal event (the same cart). */
+  matchOn: string[];
 }
 
 export const REENTRY_POLICIES = ['EVERY_TIME', 'ONCE', 'ONCE_PER'] as const;
@@ -63,8 +102,31 @@ export interface StepDefinition {
   delayMs: number;
   /** Optional: after the delay, move to this local time ("next day at 09:00"). */
   at: LocalTime | null;
+  /** What the delay counts from. */
+  after: StepAnchor;
   channel: Channel;
+  purpose: Purpose;
   template: TemplateSource;
+  /** When the step runs at all: on the previous step's message, and on fresh customer data. */
+  condition: StepCondition | null;
+  /** Alternatives assigned by weight, per run; empty: the step's own template and delay. */
+  variants: StepVariant[];
+}
+
+export interface StepCondition {
+  previousStep: PreviousStepCondition | null;
+  /** Evaluated when the step is due, on the customer as they are then and the entry event. */
+  where: Condition | null;
+}
+
+export interface StepVariant {
+  name: string;
+  weight: number;
+  /** Replaces the step's delay for runs assigned to this variant. */
+  delay: string | null;
+  delayMs: number | null;
+  /** Replaces the step's template for runs assigned to this variant. */
+  template: TemplateSource | null;
 }
 
 /** The untrusted shape that arrives from the API (durations still text). */
@@ -82,20 +144,37 @@ export interface TriggerDefinitionInput {
   steps: Array<{
     delay?: string | null;
     at?: LocalTimeInput | null;
+    after?: string | null;
     channel: string;
-    template: { subject?: string | null; body: string; html?: string | null };
+    purpose?: string | null;
+    template: TemplateInputShape;
+    condition?: { previousStep?: string | null; where?: unknown } | null;
+    variants?: Array<{
+      name: string;
+      weight: number;
+      delay?: string | null;
+      template?: TemplateInputShape | null;
+    }> | null;
   }>;
   reentry?: { policy: string; period?: string | null } | null;
   cooldown?: string | null;
   maxActive?: number | null;
   sendWindow?: SendWindowInput | null;
   attributeWait?: string | null;
+  goal?: { event: string; within: string; where?: unknown; matchOn?: string[] | null } | null;
+  capPolicy?: string | null;
+  quietHours?: { from: string; to: string } | null;
+  ignoreQuietHours?: boolean | null;
 }
+
+type TemplateInputShape = { subject?: string | null; body: string; html?: string | null };
 
 const EVENT_NAME = /^[^\s].{0,199}$/s;
 const PROPERTY_NAME = /^[A-Za-z0-9_$-][A-Za-z0-9_$.-]{0,99}$/;
 const MAX_STEPS = 20;
 const MAX_GRACE_MS = 24 * 3_600_000;
+const MAX_GOAL_MS = 366 * 24 * 3_600_000;
+const MAX_VARIANTS = 10;
 
 /**
  * Validates a definition and normalises it for storage. Throws `InputProblem` whose path is
@@ -145,6 +224,10 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
   if (maxActive !== null && (!Number.isInteger(maxActive) || maxActive < 1 || maxActive > 100)) {
     throw new InputProblem('maxActive', 'expected an integer from 1 to 100 (or null: no limit)');
   }
+  const capPolicy = (input.capPolicy ?? 'SUPPRESS') as CapPolicy;
+  if (!CAP_POLICIES.includes(capPolicy)) {
+    throw new InputProblem('capPolicy', `expected one of ${CAP_POLICIES.join(', ')}`);
+  }
   return {
     event,
     where,
@@ -160,6 +243,30 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
       : null,
     attributeWait: attributeWait?.iso ?? null,
     attributeWaitMs: attributeWait?.ms ?? null,
+    goal: parseGoal(input, unless),
+    capPolicy,
+    quietHours: input.quietHours
+      ? nestedAt('quietHours', () => parseQuietHours(input.quietHours!))
+      : null,
+    ignoreQuietHours: input.ignoreQuietHours ?? false,
+  };
+}
+
+function parseGoal(input: TriggerDefinitionInput, unless: UnlessClause | null): GoalClause | null {
+  if (!input.goal) return null;
+  const event = checkEventName(input.goal.event, 'goal.event');
+  if (event === input.event) {
+    throw new InputProblem('goal.event', 'must differ from the entry event');
+  }
+  const within = parseOptionalPositiveDuration(input.goal.within, 'goal.within')!;
+  if (within.ms > MAX_GOAL_MS) throw new InputProblem('goal.within', 'at most P366D');
+  void unless; // An unless-event may also be the goal: it cancels waiting runs, converts active ones.
+  return {
+    event,
+    within: within.iso,
+    withinMs: within.ms,
+    where: parseOptionalCondition(input.goal.where, 'goal.where', { behaviours: false }),
+    matchOn: checkPropertyList(input.goal.matchOn, 'goal.matchOn'),
   };
 }
 
@@ -175,7 +282,14 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
       grace: stored.unless.grace ?? 'PT0S',
       graceMs: stored.unless.graceMs ?? 0,
     },
-    steps: stored.steps.map((step) => ({ ...step, at: step.at ?? null })),
+    steps: stored.steps.map((step) => ({
+      ...step,
+      at: step.at ?? null,
+      after: step.after ?? 'PREVIOUS_STEP',
+      purpose: step.purpose ?? 'MARKETING',
+      condition: step.condition ?? null,
+      variants: step.variants ?? [],
+    })),
     reentry: stored.reentry ?? { policy: 'EVERY_TIME', period: null, periodMs: null },
     cooldown: stored.cooldown ?? null,
     cooldownMs: stored.cooldownMs ?? null,
@@ -183,6 +297,10 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
     sendWindow: stored.sendWindow ?? null,
     attributeWait: stored.attributeWait ?? null,
     attributeWaitMs: stored.attributeWaitMs ?? null,
+    goal: stored.goal ?? null,
+    capPolicy: stored.capPolicy ?? 'SUPPRESS',
+    quietHours: stored.quietHours ?? null,
+    ignoreQuietHours: stored.ignoreQuietHours ?? false,
   };
 }
 
@@ -207,8 +325,17 @@ export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionI
     steps: d.steps.map((step) => ({
       delay: step.delay,
       at: step.at && { days: step.at.days, time: step.at.time },
+      after: step.after,
       channel: step.channel,
+      purpose: step.purpose,
       template: { ...step.template },
+      condition: step.condition && { ...step.condition },
+      variants: step.variants.map((v) => ({
+        name: v.name,
+        weight: v.weight,
+        delay: v.delay,
+        template: v.template && { ...v.template },
+      })),
     })),
     reentry: { policy: d.reentry.policy, period: d.reentry.period },
     cooldown: d.cooldown,
@@ -219,6 +346,15 @@ export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionI
       to: d.sendWindow.to,
     },
     attributeWait: d.attributeWait,
+    goal: d.goal && {
+      event: d.goal.event,
+      within: d.goal.within,
+      where: d.goal.where,
+      matchOn: d.goal.matchOn,
+    },
+    capPolicy: d.capPolicy,
+    quietHours: d.quietHours && { from: d.quietHours.from, to: d.quietHours.to },
+    ignoreQuietHours: d.ignoreQuietHours,
   };
 }
 
@@ -249,42 +385,104 @@ function parseOptionalPositiveDuration(text: string | null | undefined, path: st
 }
 
 function parseStep(step: TriggerDefinitionInput['steps'][number], path: string): StepDefinition {
-  const channel = step.channel as Channel;
-  if (!CHANNELS.includes(channel)) {
-    throw new InputProblem(`${path}.channel`, `expected one of ${CHANNELS.join(', ')}`);
-  }
-  if (!DELIVERABLE_CHANNELS.includes(channel)) {
-    throw new InputProblem(
-      `${path}.channel`,
-      `${channel} delivery is not available yet (see issue #4); use EMAIL or WEBHOOK`,
-    );
-  }
+  const channel = oneOf(step.channel, CHANNELS, `${path}.channel`);
   const delay = parseDurationAt(step.delay ?? 'PT0S', `${path}.delay`);
   const at = step.at ? nestedAt(`${path}.at`, () => parseLocalTime(step.at!)) : null;
-  const template = step.template;
-  if (!template || typeof template.body !== 'string' || template.body.length === 0) {
-    throw new InputProblem(`${path}.template.body`, 'expected a non-empty Liquid template');
+  const template = parseTemplate(step.template, channel, `${path}.template`);
+  const variants = (step.variants ?? []).map((v, i) =>
+    parseVariant(v, channel, `${path}.variants.${i}`),
+  );
+  if (variants.length > MAX_VARIANTS) {
+    throw new InputProblem(`${path}.variants`, `at most ${MAX_VARIANTS} variants`);
   }
-  if (channel === 'EMAIL' && !template.subject) {
-    throw new InputProblem(`${path}.template.subject`, 'an EMAIL step needs a subject');
+  const names = new Set<string>();
+  variants.forEach((v, i) => {
+    if (names.has(v.name)) throw new InputProblem(`${path}.variants.${i}.name`, 'already used');
+    names.add(v.name);
+  });
+  if (variants.length > 0 && variants.every((v) => v.weight === 0)) {
+    throw new InputProblem(`${path}.variants`, 'at least one variant needs a weight above 0');
   }
-  for (const part of ['subject', 'body', 'html'] as const) {
-    if ((template[part]?.length ?? 0) > 100_000) {
-      throw new InputProblem(`${path}.template.${part}`, 'longer than 100,000 characters');
-    }
-  }
-  nestedAt(`${path}.template`, () => validateTemplate(template));
   return {
     delay: delay.iso,
     delayMs: delay.ms,
     at,
+    after: oneOf(step.after ?? 'PREVIOUS_STEP', STEP_ANCHORS, `${path}.after`),
     channel,
-    template: {
-      subject: template.subject ?? null,
-      body: template.body,
-      html: template.html ?? null,
-    },
+    purpose: oneOf(step.purpose ?? 'MARKETING', PURPOSES, `${path}.purpose`),
+    template,
+    condition: parseStepCondition(step.condition, path),
+    variants,
   };
+}
+
+function parseStepCondition(
+  input: TriggerDefinitionInput['steps'][number]['condition'],
+  stepPath: string,
+): StepCondition | null {
+  if (!input) return null;
+  const path = `${stepPath}.condition`;
+  if (input.previousStep != null && stepPath.endsWith('.0')) {
+    throw new InputProblem(`${path}.previousStep`, 'the first step has no previous step');
+  }
+  const previousStep =
+    input.previousStep == null
+      ? null
+      : oneOf(input.previousStep, PREVIOUS_STEP_CONDITIONS, `${path}.previousStep`);
+  // Behaviour counts are read at entry only; a step condition looks at the customer as they are.
+  const where = parseOptionalCondition(input.where, `${path}.where`, { behaviours: false });
+  return previousStep === null && where === null ? null : { previousStep, where };
+}
+
+function parseVariant(
+  input: NonNullable<TriggerDefinitionInput['steps'][number]['variants']>[number],
+  channel: Channel,
+  path: string,
+): StepVariant {
+  if (typeof input.name !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(input.name)) {
+    throw new InputProblem(`${path}.name`, 'expected 1 to 40 letters, digits, _ or -');
+  }
+  if (!Number.isInteger(input.weight) || input.weight < 0 || input.weight > 10_000) {
+    throw new InputProblem(`${path}.weight`, 'expected an integer from 0 to 10000');
+  }
+  const delay = input.delay == null ? null : parseDurationAt(input.delay, `${path}.delay`);
+  return {
+    name: input.name,
+    weight: input.weight,
+    delay: delay?.iso ?? null,
+    delayMs: delay?.ms ?? null,
+    template: input.template ? parseTemplate(input.template, channel, `${path}.template`) : null,
+  };
+}
+
+function parseTemplate(
+  template: TemplateInputShape | null | undefined,
+  channel: Channel,
+  path: string,
+): TemplateSource {
+  if (!template || typeof template.body !== 'string' || template.body.length === 0) {
+    throw new InputProblem(`${path}.body`, 'expected a non-empty Liquid template');
+  }
+  if ((channel === 'EMAIL' || channel === 'PUSH') && !template.subject) {
+    throw new InputProblem(
+      `${path}.subject`,
+      `an ${channel} step needs a subject (${channel === 'PUSH' ? 'the title' : 'the subject line'})`,
+    );
+  }
+  for (const part of ['subject', 'body', 'html'] as const) {
+    if ((template[part]?.length ?? 0) > 100_000) {
+      throw new InputProblem(`${path}.${part}`, 'longer than 100,000 characters');
+    }
+  }
+  nestedAt(path, () => validateTemplate(template));
+  return { subject: template.subject ?? null, body: template.body, html: template.html ?? null };
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], path: string): T {
+  if (!allowed.includes(value as T)) {
+    throw new InputProblem(path, `expected one of ${allowed.join(', ')}`);
+  }
+  return value as T;
 }
 
 function parseOptionalCondition(

@@ -246,6 +246,10 @@ const DEFINITION_KEYS = [
   'maxActive',
   'sendWindow',
   'attributeWait',
+  'goal',
+  'capPolicy',
+  'quietHours',
+  'ignoreQuietHours',
 ] as const satisfies ReadonlyArray<keyof TriggerDefinitionInput>;
 
 function checkName(name: string): string {

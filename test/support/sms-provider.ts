@@ -1,0 +1,1 @@
+export * from '../../scripts/lib/sms-provider';
