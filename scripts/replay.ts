@@ -1,13 +1,9 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
 import { startNudge, type Nudge } from '../src/app';
 import { loadConfig } from '../src/config';
-import type { Logger } from '../src/logger';
 import { countAbandonment } from './lib/expected-reminders';
 import { GraphQLClient } from './lib/graphql-client';
 import {
@@ -17,21 +13,31 @@ import {
   setClock,
   simulateTrigger,
   trackBatch,
-  type TrackInput,
 } from './lib/nudge-operations';
 import { DEFAULT_BATCH_LIMITS, cutBatches, type BatchLimits } from './lib/replay-batches';
+import { replayEnvironment, stderrLogger } from './lib/replay-environment';
 import { readOutcome } from './lib/replay-outcome';
 import { checkText, failedChecks, formatSummary, type ReplaySummary } from './lib/replay-summary';
-import { VARIANTS, replayVariant, type ReplayVariantName } from './lib/replay-variants';
+import {
+  VARIANTS,
+  replayVariantName,
+  type ReminderVariantName,
+  type ReplayVariantName,
+} from './lib/replay-variants';
 import {
   readRetailRocketEvents,
   sortForReplay,
+  toTrackInput,
   type RetailRocketEvent,
 } from './lib/retailrocket-events';
 import { SmtpSink } from './lib/smtp-sink';
+import { runThreeStepReplay } from './lib/three-step-replay';
+import { flowCheckText, formatFlowSummary } from './lib/three-step-summary';
 
 export type { ReplaySummary } from './lib/replay-summary';
-export type { ReplayVariantName } from './lib/replay-variants';
+export type { ReminderVariantName, ReplayVariantName } from './lib/replay-variants';
+export { runThreeStepReplay, type ThreeStepReplayOptions } from './lib/three-step-replay';
+export type { ThreeStepSummary } from './lib/three-step-summary';
 
 /** The sample shipped with the repository (see examples/data/README.md). */
 export const DEFAULT_REPLAY_FILE = path.resolve(
@@ -51,9 +57,9 @@ export interface ReplayOptions {
   file: string;
   /**
    * Which trigger to replay (default `basic`, the cart reminder of the README); see
-   * scripts/lib/replay-variants.ts.
+   * scripts/lib/replay-variants.ts. The three-step flow runs with `runThreeStepReplay`.
    */
-  variant?: ReplayVariantName;
+  variant?: ReminderVariantName;
   /**
    * The environment Nudge is configured from (default `process.env`). With DATABASE_URL and
    * REDIS_URL it uses those servers; without them, trial mode in a fresh temporary folder.
@@ -250,66 +256,12 @@ async function sendEvents(
   return { counts, timersFired };
 }
 
-/**
- * The replay's settings on top of the caller's environment: manual clock, an ephemeral
- * loopback port, the sink as SMTP server, and (unless given) a random operator token, a
- * fresh data folder, a random Redis key prefix, and LOG_LEVEL=warn.
- */
-function replayEnvironment(
-  base: NodeJS.ProcessEnv,
-  smtpUrl: string,
-): { env: NodeJS.ProcessEnv; temporaryDataDir: string | null } {
-  const dataDir = base.NUDGE_DATA_DIR || mkdtempSync(path.join(os.tmpdir(), 'nudge-replay-'));
-  return {
-    temporaryDataDir: base.NUDGE_DATA_DIR ? null : dataDir,
-    env: {
-      ...base,
-      NUDGE_CLOCK: 'manual',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SMTP_URL: smtpUrl,
-      LOG_LEVEL: base.LOG_LEVEL || 'warn',
-      NUDGE_OPERATOR_TOKEN: base.NUDGE_OPERATOR_TOKEN || randomBytes(16).toString('hex'),
-      NUDGE_DATA_DIR: dataDir,
-      // The manual clock fires every due timer in its index; a prefix of its own keeps the
-      // replay away from the timers of a deployment that shares the Redis.
-      NUDGE_REDIS_PREFIX: base.NUDGE_REDIS_PREFIX || `replay-${randomBytes(4).toString('hex')}`,
-    },
-  };
-}
-
-/** Nudge's own logs go to stderr, so stdout carries only the summary (`--json` pipes). */
-function stderrLogger(level: string): Logger {
-  return pino(
-    {
-      level,
-      base: { service: 'nudge' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['email', '*.email', 'secret', '*.secret'], censor: '[redacted]' },
-    },
-    pino.destination({ dest: 2, sync: true }),
-  );
-}
-
-function toTrackInput(event: RetailRocketEvent): TrackInput {
-  return {
-    customerExternalId: event.visitorId,
-    event: event.event,
-    occurredAt: new Date(event.timestampMs).toISOString(),
-    properties:
-      event.transactionId === null
-        ? { itemId: event.itemId }
-        : { itemId: event.itemId, transactionId: event.transactionId },
-    messageId: `retailrocket:${event.rowHash}`,
-  };
-}
-
 type Rejection = ReplaySummary['events']['rejections'][number];
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 const isoNow = () => new Date().toISOString();
 
-const USAGE = `usage: npm run replay -- [--variant basic|keyed-windowed] [file] [--json]
+const USAGE = `usage: npm run replay -- [--variant basic|keyed-windowed|three-step] [file] [--json]
 
 Replays a RetailRocket events CSV (default: examples/data/retailrocket_events_sample.csv)
 through an in-process Nudge on the manual clock and checks the cart reminders it sends
@@ -319,6 +271,11 @@ With DATABASE_URL and REDIS_URL it uses those servers, otherwise trial mode.
   --variant basic            addtocart, unless a transaction within 2 h (the default)
   --variant keyed-windowed   one run per visitor and item, only a transaction of that item
                              cancels, reminders Mon-Fri 09:00-17:00 Europe/Berlin
+  --variant three-step       per visitor and item: email at +30 min, SMS 24 h later if the
+                             email was not opened, push at +48 h; goal: a transaction of the
+                             item within 7 days; quiet hours 21:00-08:00 Berlin, at most 3
+                             marketing messages per 7 days; SMS and push go to local peers,
+                             and every step's sends must equal what its peer received
   --json                     print the summary as JSON instead of a table
 Exit status: 0 when every check passes, 1 on MISMATCH, 2 when the replay could not run.
 `;
@@ -348,7 +305,7 @@ function parseArgs(
     return `unexpected arguments: ${[...unexpected, ...files.slice(1)].join(' ')}`;
   }
   try {
-    return { variant: replayVariant(variant).name, file: files[0] ?? null, isJson, isHelp };
+    return { variant: replayVariantName(variant), file: files[0] ?? null, isJson, isHelp };
   } catch (err) {
     return (err as Error).message;
   }
@@ -374,16 +331,24 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write(`replay: no such file: ${file}\n`);
     return 2;
   }
-  const summary = await runReplay({
-    file,
-    variant: parsed.variant,
-    onProgress: (line) => process.stderr.write(`replay: ${line}\n`),
-  });
+  const onProgress = (line: string) => process.stderr.write(`replay: ${line}\n`);
+  if (parsed.variant === 'three-step') {
+    const summary = await runThreeStepReplay({ file, onProgress });
+    return report(summary, formatFlowSummary(summary), flowCheckText(summary), parsed.isJson);
+  }
+  const summary = await runReplay({ file, variant: parsed.variant, onProgress });
+  return report(summary, formatSummary(summary), checkText(summary), parsed.isJson);
+}
 
-  const isJson = parsed.isJson;
-  process.stdout.write(isJson ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
-  if (!summary.isMatch)
-    (isJson ? process.stderr : process.stdout).write(`\n${checkText(summary)}\n`);
+/** Prints the summary (as a table, or as JSON) and returns the exit status. */
+function report(
+  summary: { isMatch: boolean },
+  table: string,
+  verdict: string,
+  isJson: boolean,
+): number {
+  process.stdout.write(isJson ? `${JSON.stringify(summary, null, 2)}\n` : table);
+  if (!summary.isMatch) (isJson ? process.stderr : process.stdout).write(`\n${verdict}\n`);
   return summary.isMatch ? 0 : 1;
 }
 

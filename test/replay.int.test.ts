@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_REPLAY_FILE, runReplay, type ReplaySummary } from '../scripts/replay';
+import {
+  DEFAULT_REPLAY_FILE,
+  runReplay,
+  runThreeStepReplay,
+  type ReplaySummary,
+} from '../scripts/replay';
 
 const REPLAY_TIMEOUT_MS = 600_000;
 
@@ -116,6 +121,58 @@ describe('replay of the RetailRocket sample', () => {
         messages: 199,
         deferred: 193,
       });
+    },
+    REPLAY_TIMEOUT_MS,
+  );
+});
+
+describe('replay of the three-step cart flow (email, SMS, push) on the RetailRocket sample', () => {
+  it(
+    'sends every step, and each channel peer received exactly what the service says it sent',
+    async () => {
+      const summary = await runThreeStepReplay({
+        file: DEFAULT_REPLAY_FILE,
+        env: testEnvironment(),
+      });
+
+      // The self-check: per step, sent = what the SMTP sink, SMS provider or push service got.
+      expect(summary.isMatch).toBe(true);
+      expect(summary.steps.map((s) => [s.index, s.channel])).toEqual([
+        [0, 'EMAIL'],
+        [1, 'SMS'],
+        [2, 'PUSH'],
+      ]);
+      for (const step of summary.steps) {
+        expect(step.sent).toBeGreaterThan(0);
+        expect(step.peerReceived).toBe(step.sent);
+        expect(step.pending).toBe(0);
+      }
+      expect(summary.peers).toMatchObject({
+        smtpMails: summary.steps[0].sent,
+        smsMessages: summary.steps[1].sent,
+        pushDeliveries: summary.steps[2].sent,
+      });
+      expect(summary.events).toMatchObject({ sent: 9385, accepted: 9382, duplicates: 3 });
+
+      // A person opened some emails (real pixel fetches), so their SMS was skipped.
+      expect(summary.opens.pixelsFetched).toBeGreaterThan(0);
+      expect(summary.steps[0].opened).toBe(summary.opens.pixelsFetched);
+      expect(summary.steps[1].skippedByCondition).toBeGreaterThan(0);
+
+      const suppressed = (reason: string) =>
+        summary.steps.reduce((n, step) => n + (step.suppressed[reason] ?? 0), 0);
+      expect(suppressed('NO_CONSENT')).toBeGreaterThan(0);
+      expect(suppressed('INVALID_ADDRESS')).toBeGreaterThan(0);
+      expect(suppressed('FREQUENCY_CAP')).toBeGreaterThan(0);
+      // Email and push need no recorded grant; only SMS can be NO_CONSENT here.
+      expect(summary.steps[0].suppressed.NO_CONSENT).toBeUndefined();
+      expect(summary.steps[2].suppressed.NO_CONSENT).toBeUndefined();
+
+      expect(summary.conversions.count).toBeGreaterThan(0);
+      expect(summary.conversions.credited + summary.conversions.uncredited).toBe(
+        summary.conversions.count,
+      );
+      expect(summary.conversions.medianTimeToConvertMs).toBeGreaterThanOrEqual(0);
     },
     REPLAY_TIMEOUT_MS,
   );

@@ -12,8 +12,24 @@ import {
 } from '../scripts/lib/expected-keyed-reminders';
 import { visitorEmail, visitorIdOf } from '../scripts/lib/nudge-operations';
 import { cutBatches } from '../scripts/lib/replay-batches';
-import { KEYED_WINDOWED_TRIGGER, VARIANTS, replayVariant } from '../scripts/lib/replay-variants';
+import {
+  KEYED_WINDOWED_TRIGGER,
+  VARIANTS,
+  replayVariant,
+  replayVariantName,
+} from '../scripts/lib/replay-variants';
 import { parseRetailRocketCsv, sortForReplay } from '../scripts/lib/retailrocket-events';
+import {
+  OPEN_AFTER_MS,
+  THREE_STEP_TRIGGER,
+  afterQuietHours,
+  flowDueTimesOf,
+  isOpenedByPerson,
+  itemOfSubject,
+  openStopsOf,
+  syntheticContact,
+} from '../scripts/lib/three-step-flow';
+import { failedFlowChecks, type ThreeStepSummary } from '../scripts/lib/three-step-summary';
 
 const W = CART_WINDOW_MS;
 const T0 = Date.UTC(2015, 5, 1, 12);
@@ -340,5 +356,98 @@ describe('replay: visitor addresses', () => {
     expect(visitorIdOf(visitorEmail('1134473'))).toBe('1134473');
     expect(visitorIdOf('someone@example.com')).toBeNull();
     expect(visitorIdOf(null)).toBeNull();
+  });
+});
+
+describe('replay: three-step flow', () => {
+  const ids = Array.from({ length: 2000 }, (_, i) => String(1000 + i * 617));
+  const MIN = 60_000;
+  const H = 60 * MIN;
+
+  it('gives each visitor the same contact data every time, covering every row of the rules', () => {
+    const contacts = ids.map(syntheticContact);
+    expect(ids.map(syntheticContact)).toEqual(contacts);
+    expect(contacts.every((c) => c.email === visitorEmail(c.visitorId))).toBe(true);
+    const phones = contacts.flatMap((c) => (c.phone ? [c.phone] : []));
+    expect(phones.every((p) => /^\+[1-9]\d{6,14}$/.test(p))).toBe(true);
+    expect(new Set(phones).size).toBe(phones.length);
+    const rows = new Set(contacts.map((c) => `${c.phone ? 'phone' : 'no phone'} ${c.sms}`));
+    expect([...rows].sort()).toEqual([
+      'no phone granted',
+      'no phone none',
+      'phone granted',
+      'phone none',
+      'phone revoked',
+    ]);
+    const share = (n: number) => n / contacts.length;
+    expect(share(phones.length)).toBeCloseTo(0.7, 1);
+    expect(share(contacts.filter((c) => c.hasPush).length)).toBeCloseTo(0.5, 1);
+    expect(share(ids.filter((id) => isOpenedByPerson(id, '7')).length)).toBeCloseTo(0.4, 1);
+  });
+
+  it('ends quiet hours at 08:00 Berlin: 21:00 is inside, 08:00 is not', () => {
+    const berlin = (iso: string) => Date.parse(`${iso}+02:00`); // CEST in June
+    expect(afterQuietHours(berlin('2015-06-01T20:59:59'))).toBe(berlin('2015-06-01T20:59:59'));
+    expect(afterQuietHours(berlin('2015-06-01T21:00:00'))).toBe(berlin('2015-06-02T08:00:00'));
+    expect(afterQuietHours(berlin('2015-06-02T07:59:59'))).toBe(berlin('2015-06-02T08:00:00'));
+    expect(afterQuietHours(berlin('2015-06-02T08:00:00'))).toBe(berlin('2015-06-02T08:00:00'));
+  });
+
+  it('cuts batches before every step and the open; stops the clock only for opened emails', () => {
+    const t = Date.parse('2015-06-01T10:00:00Z'); // 12:00 in Berlin: no quiet hours involved
+    expect(flowDueTimesOf({ timestampMs: t, event: 'view' })).toBeNull();
+    expect([...flowDueTimesOf({ timestampMs: t, event: 'addtocart' })!].sort()).toEqual(
+      [t + 30 * MIN, t + 30 * MIN + OPEN_AFTER_MS, t + 30 * MIN + 24 * H, t + 48 * H].sort(),
+    );
+    const opened = ids.find((id) => isOpenedByPerson(id, '7'))!;
+    const unopened = ids.find((id) => !isOpenedByPerson(id, '7'))!;
+    const add = (visitorId: string) => ({
+      timestampMs: t,
+      event: 'addtocart',
+      visitorId,
+      itemId: '7',
+    });
+    expect(openStopsOf(add(opened))).toEqual([t + 30 * MIN, t + 30 * MIN + OPEN_AFTER_MS]);
+    expect(openStopsOf(add(unopened))).toEqual([]);
+  });
+
+  it('reads the item back from the subject the email step renders', () => {
+    const subject = THREE_STEP_TRIGGER.steps[0].template.subject!;
+    expect(itemOfSubject(subject.replace('{{ event.properties.itemId }}', '461686'))).toBe(
+      '461686',
+    );
+    expect(itemOfSubject('Still thinking about item 5?')).toBeNull();
+  });
+
+  it('fails its self-check when a peer received other than what a step sent', () => {
+    const step = (index: number, channel: string, sent: number, peerReceived = sent) => ({
+      index,
+      channel,
+      when: '',
+      sent,
+      peerReceived,
+      skippedByCondition: 0,
+      suppressed: {},
+      failed: 0,
+      pending: 0,
+      deferredByQuietHours: 0,
+      opened: 0,
+    });
+    const summary = (smsPeer: number) =>
+      ({
+        steps: [step(0, 'EMAIL', 5), step(1, 'SMS', 3, smsPeer), step(2, 'PUSH', 2)],
+        peers: { smtpMails: 5, smsMessages: smsPeer, pushDeliveries: 2, otherTenants: 0 },
+        opens: { chosen: 0, pixelsFetched: 0 },
+      }) as unknown as ThreeStepSummary;
+    expect(failedFlowChecks(summary(3))).toEqual([]);
+    expect(failedFlowChecks(summary(4))).toEqual([
+      'step 1 SMS: sent 3 != received by the peer 4',
+      'SMS peer messages 4 != SMS sent 3',
+    ]);
+  });
+
+  it('is a variant name, but not a reminder variant', () => {
+    expect(replayVariantName('three-step')).toBe('three-step');
+    expect(() => replayVariant('three-step')).toThrow('runThreeStepReplay');
   });
 });

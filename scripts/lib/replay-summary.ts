@@ -1,5 +1,5 @@
 import type { AbandonmentFigures } from './expected-reminders';
-import type { ReplayVariantName } from './replay-variants';
+import type { ReminderVariantName } from './replay-variants';
 
 /** One visitor whose reminders, or whose runs, differ between the service and the expectation. */
 export interface VisitorMismatch {
@@ -37,7 +37,7 @@ export interface SimulationSummary {
 export interface ReplaySummary {
   file: string;
   /** Which trigger was replayed (see scripts/lib/replay-variants.ts). */
-  variant: ReplayVariantName;
+  variant: ReminderVariantName;
   /** The variant's trigger in words. */
   rule: string;
   storage: { postgres: string; redis: string };

@@ -8,8 +8,15 @@ import { CART_REMINDER_TRIGGER } from './nudge-operations';
 import type { RetailRocketEvent } from './retailrocket-events';
 
 /** The triggers the replay can try on the same events. */
-export const REPLAY_VARIANTS = ['basic', 'keyed-windowed'] as const;
+export const REPLAY_VARIANTS = ['basic', 'keyed-windowed', 'three-step'] as const;
 export type ReplayVariantName = (typeof REPLAY_VARIANTS)[number];
+
+/**
+ * The one-email variants, checked against reminders computed from the CSV (`runReplay`). The
+ * three-step flow (email, SMS, push) is checked against what its channel peers received
+ * instead; it is set up in scripts/lib/three-step-flow.ts and run by `runThreeStepReplay`.
+ */
+export type ReminderVariantName = Exclude<ReplayVariantName, 'three-step'>;
 
 /** One expected run, whatever the variant; `sendAtMs` is null for a cancelled run. */
 export interface VariantRun extends ExpectedRun {
@@ -29,7 +36,7 @@ export interface VariantExpectation {
 
 /** How one variant sets up its tenant and trigger, and what it expects. */
 export interface ReplayVariant {
-  name: ReplayVariantName;
+  name: ReminderVariantName;
   /** One line for the summary. */
   description: string;
   /** The tenant's zone (visitors have none of their own). */
@@ -110,16 +117,25 @@ const KEYED_WINDOWED: ReplayVariant = {
   runKey: (visitorId, itemId) => `${visitorId} item ${itemId ?? '?'}`,
 };
 
-export const VARIANTS: Record<ReplayVariantName, ReplayVariant> = {
+export const VARIANTS: Record<ReminderVariantName, ReplayVariant> = {
   basic: BASIC,
   'keyed-windowed': KEYED_WINDOWED,
 };
 
-/** The variant of that name; throws naming the known ones otherwise. */
-export function replayVariant(name: string): ReplayVariant {
+/** The variant name, checked; throws naming the known ones otherwise. */
+export function replayVariantName(name: string): ReplayVariantName {
   const found = REPLAY_VARIANTS.find((known) => known === name);
   if (!found) {
     throw new Error(`unknown variant "${name}"; expected one of ${REPLAY_VARIANTS.join(', ')}`);
+  }
+  return found;
+}
+
+/** The reminder variant of that name; throws for an unknown name and for `three-step`. */
+export function replayVariant(name: string): ReplayVariant {
+  const found = replayVariantName(name);
+  if (found === 'three-step') {
+    throw new Error('three-step is not a reminder variant; runThreeStepReplay runs it');
   }
   return VARIANTS[found];
 }

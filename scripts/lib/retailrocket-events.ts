@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { TrackInput } from './nudge-operations';
 
 /** The columns of RetailRocket's `events.csv`, in file order (see examples/data/README.md). */
 export const RETAILROCKET_COLUMNS = [
@@ -60,6 +61,24 @@ export function readRetailRocketEvents(file: string): RetailRocketEvent[] {
  */
 export function sortForReplay(events: readonly RetailRocketEvent[]): RetailRocketEvent[] {
   return [...events].sort((a, b) => a.timestampMs - b.timestampMs || a.rowIndex - b.rowIndex);
+}
+
+/**
+ * The `track` input of one event: the visitor as customer, the item (and on transactions the
+ * transaction id) as properties, and the row's hash as idempotency key, so an exact duplicate
+ * row is stored once.
+ */
+export function toTrackInput(event: RetailRocketEvent): TrackInput {
+  return {
+    customerExternalId: event.visitorId,
+    event: event.event,
+    occurredAt: new Date(event.timestampMs).toISOString(),
+    properties:
+      event.transactionId === null
+        ? { itemId: event.itemId }
+        : { itemId: event.itemId, transactionId: event.transactionId },
+    messageId: `retailrocket:${event.rowHash}`,
+  };
 }
 
 function parseRow(line: string, rowIndex: number, lineNumber: number): RetailRocketEvent {
