@@ -480,6 +480,71 @@ describe('C16 re-entry rules and double entry', () => {
     expect(await mailsTo(t.smtp, email)).toHaveLength(3);
   });
 
+  it('entryKey without unless: a repeat of a key whose run is still open is BLOCKED / SAME_KEY_OPEN; another key, or the same key after the run ends, starts a run', async () => {
+    const secret = await tenant('2025-01-10T09:00:00.000Z');
+    const triggerId = await createTrigger(t, secret, {
+      ...BROWSE,
+      name: 'browse-per-sku',
+      reentry: undefined,
+      maxActive: undefined,
+      entryKey: ['sku'],
+    });
+    const email = await customer(secret, 'cust-16035');
+
+    await sendAt(secret, 'cust-16035', 'viewed_product', '2025-01-10T10:00:00.000Z', { sku: 'a' });
+    await sendAt(secret, 'cust-16035', 'viewed_product', '2025-01-10T10:00:00.054Z', { sku: 'a' });
+    await sendAt(secret, 'cust-16035', 'viewed_product', '2025-01-10T10:10:00.000Z', { sku: 'b' });
+    // 11:00: the run for "a" sends its only step and ends; "a" may start again.
+    await sendAt(secret, 'cust-16035', 'viewed_product', '2025-01-10T11:05:00.000Z', { sku: 'a' });
+    await t.setClock('2025-01-10T15:00:00.000Z');
+
+    const decisions = await listDecisions(t, secret, 'cust-16035', triggerId);
+    expect(decisions.map((d) => [d.outcome, d.reason, isoOf(d.event!.occurredAt)])).toEqual([
+      ['ENTERED', 'CONDITION_MET', '2025-01-10T10:00:00.000Z'],
+      ['BLOCKED', 'SAME_KEY_OPEN', '2025-01-10T10:00:00.054Z'],
+      ['ENTERED', 'CONDITION_MET', '2025-01-10T10:10:00.000Z'],
+      ['ENTERED', 'CONDITION_MET', '2025-01-10T11:05:00.000Z'],
+    ]);
+    const blocked = decisions[1];
+    expect(blocked.enrollmentId).toBe(decisions[0].enrollmentId);
+    expect(blocked.detail).toEqual({ entryKey: ['a'] });
+    const messages = await listRunMessages(t, secret, { customerExternalId: 'cust-16035' });
+    expect(messages.map((m) => m.body).sort()).toEqual([
+      'You viewed a',
+      'You viewed a',
+      'You viewed b',
+    ]);
+    expect(sends(messages).map((m) => m.scheduledFor)).toEqual([
+      isoOf('2025-01-10T11:00:00.000Z'),
+      isoOf('2025-01-10T11:10:00.000Z'),
+      isoOf('2025-01-10T12:05:00.000Z'),
+    ]);
+    expect(await mailsTo(t.smtp, email)).toHaveLength(3);
+
+    // The backtest decides the same way.
+    const simulated = await t.ok<any>(
+      secret,
+      `query($input: SimulateTriggerInput!) {
+         simulateTrigger(input: $input) { entered blocked fired byReason }
+       }`,
+      {
+        input: {
+          definition: {
+            ...BROWSE,
+            name: 'browse-per-sku',
+            reentry: undefined,
+            maxActive: undefined,
+            entryKey: ['sku'],
+          },
+          from: '2025-01-10T00:00:00.000Z',
+          to: '2025-01-10T15:00:00.000Z',
+        },
+      },
+    );
+    expect(simulated.simulateTrigger).toMatchObject({ entered: 3, blocked: 1, fired: 3 });
+    expect(simulated.simulateTrigger.byReason).toMatchObject({ SAME_KEY_OPEN: 1 });
+  });
+
   it('maxActive 1 counts a waiting absence run; a repeat of the same key resets it instead of being blocked', async () => {
     const secret = await tenant('2025-01-10T09:00:00.000Z');
     const triggerId = await createTrigger(t, secret, {

@@ -327,6 +327,19 @@ export class EnrollmentEngine {
       return;
     }
 
+    if (!definition.unless && definition.entryKey.length) {
+      const open = await this.openRunWithKey(tx, tenantId, event.customer.id, trigger.id, entryKey);
+      if (open) {
+        await decide({
+          outcome: 'BLOCKED',
+          reason: 'SAME_KEY_OPEN',
+          enrollmentId: open,
+          detail: { entryKey: JSON.parse(entryKey) as unknown },
+        });
+        return;
+      }
+    }
+
     const block = reentryBlock(
       definition,
       await this.history(tx, tenantId, event.customer.id, trigger.id),
@@ -621,6 +634,29 @@ export class EnrollmentEngine {
       ? await loadBehaviourCounts(tx, tenantId, event.customer.id, event.occurredAtMs, behaviours)
       : undefined;
     return trigger.where(subjectOf(event, event.customer, counts));
+  }
+
+  /**
+   * The run of this trigger and key that is still running its steps, if any: without
+   * `unless`, a key has at most one such run (a second add-to-cart of the same item while
+   * its reminders run is not a second sequence).
+   */
+  private async openRunWithKey(
+    tx: Tx,
+    tenantId: string,
+    customerId: string,
+    triggerId: string,
+    entryKey: string,
+  ): Promise<string | null> {
+    const [open] = await rows<{ id: string }>(
+      tx,
+      `SELECT id FROM enrollments
+       WHERE tenant_id = $1 AND customer_id = $2 AND trigger_id = $3 AND entry_key = $4
+         AND state = 'ACTIVE'
+       LIMIT 1`,
+      [tenantId, customerId, triggerId, entryKey],
+    );
+    return open?.id ?? null;
   }
 
   private async history(

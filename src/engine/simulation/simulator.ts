@@ -286,7 +286,14 @@ export function simulate(input: SimulationInput): SimulationResult {
         return;
       }
     }
-    const block = reentryBlock(definition, history(event.customerId, t), t);
+    const runHistory = history(event.customerId, t);
+    if (!unless && definition.entryKey.length && record.open.some((r) => r.key === key)) {
+      // As live: without `unless`, one running sequence per key.
+      result.blocked++;
+      decide(event.customerId, t, 'BLOCKED', 'SAME_KEY_OPEN');
+      return;
+    }
+    const block = reentryBlock(definition, runHistory, t);
     if (block) {
       result.blocked++;
       decide(event.customerId, t, 'BLOCKED', block.reason, block.detail);
