@@ -34,6 +34,9 @@ describe('delivery retries and failures', () => {
     receiver.status = 204;
   });
 
+  const sql = <T>(text: string, params: unknown[] = []): Promise<T[]> =>
+    t.nudge.db.dataSource.query(text, params);
+
   async function smsCustomer(name: string) {
     const { secret } = await t.createTenant(`t-${name}`);
     await t.setClock('2025-06-02T10:00:00.000Z');
@@ -117,6 +120,52 @@ describe('delivery retries and failures', () => {
     expect(m.failure).toMatch(/^RETRIES_EXHAUSTED after 5 attempts/);
     const ids = [...receiver.countsWithPrefix(tenantId).entries()];
     expect(ids).toEqual([[expect.any(String), 5]]); // one idempotency key, five attempts
+  });
+
+  it('a goal reached while a provider call is under way keeps the watchdog: a worker that died mid-call still gets its message settled', async () => {
+    const { secret } = await t.createTenant('t-goal-mid-call');
+    await t.setClock('2025-06-02T10:00:00.000Z');
+    await createTrigger(t, secret, {
+      name: 'sms then goal',
+      event: 'ping',
+      goal: { event: 'purchase', within: 'P1D' },
+      steps: [
+        { channel: 'SMS', template: { body: 'Hello' } },
+        { delay: 'P1D', channel: 'SMS', template: { body: 'Still there?' } },
+      ],
+    });
+    const phone = `+1666${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    await identifyWith(t, secret, { externalId: 'mid-call', phone });
+    await consent(t, secret, 'grantConsent', {
+      customerExternalId: 'mid-call',
+      channel: 'SMS',
+      purpose: 'MARKETING',
+    });
+    peers.sms.acceptThenStall(2_000);
+    await track(t, secret, { customerExternalId: 'mid-call', event: 'ping' });
+    await advance(t, 'PT0S');
+    let [m] = await messagesOf(t, secret, 'mid-call');
+    // As if the worker had died inside the provider call: SENDING, its lease already over.
+    await sql(
+      `UPDATE messages SET status = 'SENDING', sending_until = now() - interval '1 minute'
+       WHERE id = $1`,
+      [m.id],
+    );
+    await track(t, secret, { customerExternalId: 'mid-call', event: 'purchase' });
+    const watchdogs = await sql<{ state: string }>(
+      `SELECT t.state FROM timers t JOIN messages m ON m.enrollment_id = t.enrollment_id
+       WHERE m.id = $1 AND t.kind = 'DELIVERY'`,
+      [m.id],
+    );
+    expect(watchdogs.map((w) => w.state)).toEqual(['PENDING']);
+
+    await advance(t, 'PT10M');
+    [m] = await messagesOf(t, secret, 'mid-call');
+    // The watchdog took the interrupted call back; delivery saw the run had converted.
+    expect([m.status, m.suppressionReason]).toEqual(['SUPPRESSED', 'GOAL_REACHED']);
+    await advance(t, 'P2D');
+    expect((await messagesOf(t, secret, 'mid-call')).map((x) => x.stepIndex)).toEqual([0]);
+    expect(peers.sms.received.filter((r) => r.to === phone).length).toBeLessThanOrEqual(1);
   });
 
   it('a webhook answering 400 fails at once', async () => {

@@ -61,7 +61,12 @@ export async function putTimer(
     effects.timersToSchedule.push({ timerId: row.id, tenantId: t.tenantId, dueAtMs: t.dueAtMs });
 }
 
-/** Cancels the enrollment's pending timers and drops them from the index once committed. */
+/**
+ * Cancels the enrollment's pending step, deadline and hold timers and drops them from the
+ * index once committed. DELIVERY timers stay: a message whose provider call was under way
+ * when the run ended still needs its watchdog to settle it (it suppresses or fails it; it
+ * never sends for an ended run), and a watchdog with nothing to do settles itself.
+ */
 export async function cancelTimers(
   tx: Tx,
   effects: Effects,
@@ -71,7 +76,7 @@ export async function cancelTimers(
   const cancelled = await rows<{ id: string }>(
     tx,
     `UPDATE timers SET state = 'CANCELLED' WHERE tenant_id = $1 AND enrollment_id = $2 AND
-       state = 'PENDING'
+       state = 'PENDING' AND kind <> 'DELIVERY'
      RETURNING id`,
     [tenantId, enrollmentId],
   );
