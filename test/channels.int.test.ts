@@ -35,6 +35,7 @@ function outbound(overrides: Partial<OutboundMessage> = {}): OutboundMessage {
     id: `msg-${sequence}`,
     tenantId: 'tenant-1',
     channel: 'SMS',
+    purpose: 'MARKETING',
     to: '+15557654321',
     subject: null,
     body: 'Your cart is waiting',
@@ -493,6 +494,17 @@ describe('EMAIL channel (SMTP)', () => {
     expect(header(mail, 'list-unsubscribe-post')).toBeUndefined();
     expect(String(mail.html)).not.toContain('nudge.example/c/');
     expect(String(mail.html)).not.toContain('<img');
+  });
+
+  it('transactional: no List-Unsubscribe at all (unsubscribing only revokes marketing)', async () => {
+    const message = emailMessage({ links, purpose: 'TRANSACTIONAL' });
+
+    expect(await email.deliver(message)).toMatchObject({ ok: true });
+
+    const mail = sink.messages.at(-1)!;
+    expect(header(mail, 'list-unsubscribe')).toBeUndefined();
+    expect(header(mail, 'list-unsubscribe-post')).toBeUndefined();
+    expect(String(mail.html)).toContain(`<img src="${links.openPixelUrl}"`);
   });
 
   it('a 5xx reply is permanent, a 4xx reply transient', async () => {

@@ -1,4 +1,4 @@
-import type { Channel } from '../triggers/trigger-definition';
+import type { Channel, Purpose } from '../triggers/trigger-definition';
 
 /** Where an EMAIL's engagement lands: absolute URLs on this service, signed per message. */
 export interface EmailLinks {
@@ -21,6 +21,8 @@ export interface OutboundMessage {
   id: string;
   tenantId: string;
   channel: Channel;
+  /** Marketing email carries List-Unsubscribe; transactional email (receipts, resets) not. */
+  purpose: Purpose;
   /** Email address, E.164 phone number, push endpoint or webhook URL. */
   to: string;
   subject: string | null;

@@ -60,6 +60,8 @@ export class EmailChannel implements ChannelAdapter {
   }
 
   async deliver(message: OutboundMessage): Promise<DeliveryResult> {
+    // Unsubscribing revokes marketing email only, so only marketing email offers it.
+    const marketing = message.purpose === 'MARKETING';
     try {
       const info = await this.transport.sendMail({
         from: this.options.from,
@@ -68,11 +70,13 @@ export class EmailChannel implements ChannelAdapter {
         text: message.body,
         html: await this.trackedHtml(message),
         messageId: `<${message.id}@${this.fromDomain}>`,
-        // An array inside the array: nodemailer joins its entries into one header.
-        list: { unsubscribe: [this.unsubscribeTargets(message)] },
+        ...(marketing
+          ? // An array inside the array: nodemailer joins its entries into one header.
+            { list: { unsubscribe: [this.unsubscribeTargets(message)] } }
+          : {}),
         headers: {
           'X-Nudge-Idempotency-Key': message.idempotencyKey,
-          ...(isOneClickCapable(message.links)
+          ...(marketing && isOneClickCapable(message.links)
             ? { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' }
             : {}),
         },

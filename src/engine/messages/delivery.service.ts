@@ -324,6 +324,7 @@ export class DeliveryService {
       id: m.id,
       tenantId: m.tenant_id,
       channel: m.channel,
+      purpose: m.purpose,
       to: m.to_address,
       subject: m.subject,
       body: m.body,
