@@ -1,5 +1,12 @@
 import { TestNudge } from './support/harness';
-import { createTrigger, identifyWith, listDecisions, mailsTo, track } from './support/scenario';
+import {
+  createTrigger,
+  identifyWith,
+  listDecisions,
+  mailsTo,
+  track,
+  updateTriggerRaw,
+} from './support/scenario';
 import {
   ChannelPeers,
   advance,
@@ -195,6 +202,35 @@ describe('three-step cart flow', () => {
       creditedMessageId: messages[0].id,
       timeToConvertMs: 3.5 * 3_600_000,
     });
+  });
+
+  it('a run finishes on its own version: paused, or its goal edited, the purchase still ends it', async () => {
+    const s = await shopper('paused');
+    await leaveCart(s.secret, s.id, 'c-p');
+    await advance(t, 'PT30M');
+    // Version 2 watches another goal event, then the trigger is paused; run 1 goes on.
+    const edited = await updateTriggerRaw(t, s.secret, s.triggerId, {
+      goal: { event: 'order_completed', within: 'P7D' },
+    });
+    expect(edited.errors).toBeUndefined();
+    expect(edited.data!.updateTrigger.version).toBe(2);
+    const paused = await updateTriggerRaw(t, s.secret, s.triggerId, { status: 'PAUSED' });
+    expect(paused.data!.updateTrigger.status).toBe('PAUSED');
+
+    await advance(t, 'PT1H');
+    await track(t, s.secret, {
+      customerExternalId: s.id,
+      event: 'purchase',
+      properties: { cartId: 'c-p' },
+    });
+    await advance(t, 'P3D');
+    const messages = await messagesOf(t, s.secret, s.id);
+    expect(messages.map((m) => [m.channel, m.status])).toEqual([['EMAIL', 'SENT']]);
+    expect(smsTo(s.phone)).toHaveLength(0);
+    const converted = (await listDecisions(t, s.secret, s.id)).filter(
+      (d) => d.outcome === 'CONVERTED',
+    );
+    expect(converted.map((d) => d.triggerVersion)).toEqual([1]);
   });
 
   it('a purchase that happened before the email went out is not credited to it', async () => {

@@ -115,8 +115,8 @@ export class EnrollmentEngine {
     for (const trigger of index.byUnlessEvent.get(event.name) ?? []) {
       await this.cancelViolatedRuns(tx, tenantId, trigger, event, nowMs, effects);
     }
-    const goalOf = index.byGoalEvent.get(event.name);
-    if (goalOf) await this.goals.onEvent(tx, tenantId, goalOf, event, nowMs, effects);
+    const watchers = index.goalWatchers.get(event.name);
+    if (watchers) await this.goals.onEvent(tx, tenantId, watchers, event, nowMs, effects);
     for (const trigger of index.byEntryEvent.get(event.name) ?? []) {
       await this.enter(tx, tenantId, trigger, event, nowMs, effects);
     }

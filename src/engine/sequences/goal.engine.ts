@@ -1,7 +1,7 @@
 import { Tx, rows } from '../../platform/database';
 import { canonicalJson, ownProperty } from '../../json';
 import { recordDecision } from '../decisions/decision-log';
-import type { CompiledTrigger, TriggerCatalog } from '../triggers/trigger-catalog';
+import type { TriggerCatalog } from '../triggers/trigger-catalog';
 import { cancelTimers } from '../timers/timer-store';
 import type { Effects } from './effects';
 import { StoredEvent, subjectOf } from './enrollment.engine';
@@ -33,17 +33,20 @@ interface RunRow {
 export class GoalEngine {
   constructor(private readonly catalog: TriggerCatalog) {}
 
-  /** `triggers`: the active triggers whose current version has this event as its goal. */
+  /**
+   * `triggerIds`: triggers with a version whose goal is this event; each run is then checked
+   * against the goal of the version it entered with.
+   */
   async onEvent(
     tx: Tx,
     tenantId: string,
-    triggers: readonly CompiledTrigger[],
+    triggerIds: readonly string[],
     event: StoredEvent,
     nowMs: number,
     effects: Effects,
   ): Promise<void> {
-    if (triggers.length === 0) return;
-    const ids = triggers.map((t) => t.id);
+    if (triggerIds.length === 0) return;
+    const ids = [...triggerIds];
     const runs = await rows<RunRow>(
       tx,
       `SELECT e.id, e.tenant_id, e.trigger_id, e.trigger_version, e.customer_id, e.state,

@@ -15,11 +15,17 @@ export interface CompiledTrigger {
   stepWhere: CompiledCondition[];
 }
 
-/** The active triggers of one tenant, indexed by the event names they react to. */
+/** The triggers of one tenant, indexed by the event names they react to. */
 export interface TenantTriggerIndex {
+  /** Active triggers (current version) that this event enters. */
   byEntryEvent: Map<string, CompiledTrigger[]>;
+  /** Active triggers whose waiting runs this event may cancel. */
   byUnlessEvent: Map<string, CompiledTrigger[]>;
-  byGoalEvent: Map<string, CompiledTrigger[]>;
+  /**
+   * Ids of triggers with a version whose goal is this event, whatever the trigger's status:
+   * runs finish on their own version after a pause, an archive or an edit of the goal.
+   */
+  goalWatchers: Map<string, string[]>;
 }
 
 const MAX_CACHED_VERSIONS = 10_000;
@@ -51,14 +57,20 @@ export class TriggerCatalog {
     const index: TenantTriggerIndex = {
       byEntryEvent: new Map(),
       byUnlessEvent: new Map(),
-      byGoalEvent: new Map(),
+      goalWatchers: new Map(),
     };
     for (const row of active) {
       const compiled = this.compiled(row.id, row.name, row.version, row.definition);
       push(index.byEntryEvent, row.definition.event, compiled);
       if (row.definition.unless) push(index.byUnlessEvent, row.definition.unless.event, compiled);
-      if (row.definition.goal) push(index.byGoalEvent, row.definition.goal.event, compiled);
     }
+    const goals = await rows<{ trigger_id: string; event: string }>(
+      tx,
+      `SELECT DISTINCT trigger_id, definition->'goal'->>'event' AS event FROM trigger_versions
+       WHERE tenant_id = $1 AND definition->'goal'->>'event' IS NOT NULL`,
+      [tenantId],
+    );
+    for (const goal of goals) push(index.goalWatchers, goal.event, goal.trigger_id);
     this.tenants.set(tenantId, index);
     return index;
   }
