@@ -17,6 +17,7 @@ import { EffectsApplier, TRIGGER_FIRED } from './engine/sequences/effects-applie
 import type { Firing } from './engine/sequences/effects';
 import { buildChannelAdapters } from './engine/channels/adapters';
 import type { ChannelAdapter } from './engine/channels/channel';
+import { OutboundGuard, type AddressResolver } from './engine/channels/outbound-guard';
 import { DeliveryService } from './engine/messages/delivery.service';
 import { DeliveryQueue } from './engine/messages/delivery-queue';
 import { MessageService } from './engine/messages/message.service';
@@ -48,6 +49,11 @@ export interface StartOptions {
   log?: Logger;
   /** Replace the channel adapters (tests point them at local peers). */
   channels?: ChannelAdapter[];
+  /**
+   * Replace DNS for tenant-controlled targets (webhook URLs, push endpoints): tests give
+   * names to local peers. Default `dns.lookup`.
+   */
+  outboundResolver?: AddressResolver;
 }
 
 export interface Nudge {
@@ -137,6 +143,7 @@ export async function startNudge(
     const steps = new StepEngine(catalog);
     const outboxDir = path.resolve(config.dataDir, 'outbox');
     const timeoutMs = config.providerTimeoutMs;
+    const outbound = new OutboundGuard(config.outboundPrivate, options.outboundResolver);
     const channels =
       options.channels ??
       buildChannelAdapters({
@@ -145,6 +152,7 @@ export async function startNudge(
         push: config.push && { ...config.push, timeoutMs },
         webhookTimeoutMs: timeoutMs,
         outboxDir,
+        outbound,
       });
     const delivery = new DeliveryService(
       db,
@@ -177,7 +185,7 @@ export async function startNudge(
 
     const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
     const services: Services = {
-      tenants: new TenantService(db, apiKeys),
+      tenants: new TenantService(db, apiKeys, outbound),
       apiKeys,
       customers: new CustomerService(db, clock, identity, enrollments, reactions),
       ingest: new IngestService(clock, reactions, enrollments, identity, config.maxFutureSkewMs),
@@ -188,7 +196,7 @@ export async function startNudge(
       simulations: new SimulationService(db),
       templates: new TemplatePreviewService(db, clock),
       consents: new ConsentService(db, clock, config.maxFutureSkewMs),
-      pushSubscriptions: new PushSubscriptionService(db, clock),
+      pushSubscriptions: new PushSubscriptionService(db, clock, outbound),
     };
 
     const pubSub = createPubSub();
@@ -243,7 +251,10 @@ export async function startNudge(
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host}:${port}/graphql`;
-    log.info({ url, clock: clock.kind, role: config.role }, 'nudge listening');
+    log.info(
+      { url, clock: clock.kind, role: config.role, outboundPrivate: config.outboundPrivate },
+      'nudge listening',
+    );
 
     return {
       url,

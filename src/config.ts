@@ -45,6 +45,12 @@ export interface Config {
   push: PushProviderConfig | null;
   /** How long a channel provider (SMS, push, webhook, SMTP) may take to answer, in ms. */
   providerTimeoutMs: number;
+  /**
+   * Whether tenant-controlled targets (webhook URLs, push endpoints) may be loopback,
+   * private, link-local or other non-public addresses. Default `deny` when NODE_ENV is
+   * production, `allow` otherwise (trial mode and tests talk to receivers on localhost).
+   */
+  outboundPrivate: 'allow' | 'deny';
 }
 
 /** Set from NUDGE_SMS_API_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and NUDGE_SMS_FROM. */
@@ -181,6 +187,10 @@ const envSchema = z.object({
     'a mailto: address or an https:// URL',
   ),
   NUDGE_PROVIDER_TIMEOUT_MS: intIn(100, 120_000, 10_000),
+  NUDGE_OUTBOUND_PRIVATE: z
+    .enum(['allow', 'deny', ''], { message: 'allow or deny' })
+    .optional()
+    .transform((v) => (v ? v : undefined)),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -282,5 +292,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
           }
         : null,
     providerTimeoutMs: e.NUDGE_PROVIDER_TIMEOUT_MS,
+    outboundPrivate: e.NUDGE_OUTBOUND_PRIVATE ?? (isProduction ? 'deny' : 'allow'),
   });
 }

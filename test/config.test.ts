@@ -54,6 +54,7 @@ describe('config', () => {
         sms: null,
         push: null,
         providerTimeoutMs: 10_000,
+        outboundPrivate: 'allow',
       });
     });
 

@@ -1,5 +1,6 @@
 import { findUnstorableText } from '../validation';
 import { BadInputError, checkedAt, NotFoundError } from '../errors';
+import type { OutboundGuard } from '../engine/channels/outbound-guard';
 import { Database, rows } from '../platform/database';
 import { ApiKeyService, ApiKeyView } from './api-key.service';
 import type { TenantContext } from './tenant-context';
@@ -43,6 +44,7 @@ export class TenantService {
   constructor(
     private readonly db: Database,
     private readonly apiKeys: ApiKeyService,
+    private readonly outbound: OutboundGuard,
   ) {}
 
   /**
@@ -87,7 +89,8 @@ export class TenantService {
    * `quietHours`: `{ from, to }`, or null to clear. `frequencyCaps`: replaces the whole list
    * (`[]` removes every cap; see `parseFrequencyCaps`). `explicitConsentChannels`: replaces the
    * channels whose marketing needs a recorded grant. Throws BAD_USER_INPUT with the field's
-   * path, e.g. `input.frequencyCaps.0.max`.
+   * path, e.g. `input.frequencyCaps.0.max`; `input.webhookUrl` also for an IP literal or
+   * `localhost` that the outbound guard refuses (`NUDGE_OUTBOUND_PRIVATE=deny`).
    */
   async updateSettings(
     ctx: TenantContext,
@@ -96,7 +99,9 @@ export class TenantService {
     const change = checkedAt('input', () => parseSettingsChange(input));
     const clearWebhook = input.webhookUrl === '';
     const webhookUrl =
-      input.webhookUrl == null || clearWebhook ? null : checkWebhookUrl(input.webhookUrl);
+      input.webhookUrl == null || clearWebhook
+        ? null
+        : checkWebhookUrl(input.webhookUrl, this.outbound);
     const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
       rows(
         tx,
@@ -143,7 +148,7 @@ function newWebhookSecret(): string {
   return `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
 }
 
-function checkWebhookUrl(url: string): string {
+function checkWebhookUrl(url: string, outbound: OutboundGuard): string {
   if (url.length > 2048)
     throw new BadInputError('input.webhookUrl', 'longer than 2,048 characters');
   let parsed: URL;
@@ -161,6 +166,10 @@ function checkWebhookUrl(url: string): string {
       'must not contain credentials; requests are signed instead',
     );
   }
-  // TODO(#4): refuse private and link-local targets outside trial mode (SSRF).
+  // Names are resolved and checked again on every send (DNS may change in between).
+  const refusal = outbound.refusalForHost(parsed.hostname);
+  if (refusal) {
+    throw new BadInputError('input.webhookUrl', `${refusal}; webhooks go to public addresses only`);
+  }
   return parsed.toString();
 }

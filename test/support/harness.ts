@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../src/logger';
 import { loadConfig } from '../../src/config';
-import { startNudge, type Nudge } from '../../src/app';
+import { startNudge, type Nudge, type StartOptions } from '../../src/app';
 import { SmtpSink } from '../../scripts/lib/smtp-sink';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0001';
@@ -42,6 +42,8 @@ export interface HarnessOptions {
   /** Reuse an SMTP sink across restarts. */
   smtp?: SmtpSink;
   env?: Record<string, string>;
+  /** Passed to `startNudge` (e.g. a test DNS for tenant-controlled targets). */
+  start?: Omit<StartOptions, 'log'>;
 }
 
 /** True when the run has a real Redis (see test/global-setup.ts). */
@@ -87,7 +89,10 @@ export async function startTestNudge(options: HarnessOptions = {}): Promise<Test
     ...options.env,
   };
   const config = loadConfig(env);
-  const nudge = await startNudge(config, { log: createLogger(config.logLevel) });
+  const nudge = await startNudge(config, {
+    ...options.start,
+    log: createLogger(config.logLevel),
+  });
 
   const request: TestNudge['request'] = async (secret, query, variables) => {
     const response = await fetch(nudge.url, {

@@ -1,5 +1,5 @@
 import webpush from 'web-push';
-import { OPERATOR_TOKEN, startTestNudge, TestNudge } from './harness';
+import { OPERATOR_TOKEN, startTestNudge, TestNudge, type HarnessOptions } from './harness';
 import { startSmsProvider, SmsProviderPeer as SmsProvider } from './sms-provider';
 import { startPushService, PushServicePeer as PushService } from './push-service';
 
@@ -18,6 +18,7 @@ export interface ChannelPeers {
 /** A Nudge whose SMS and PUSH channels talk to real local peers (and EMAIL to the SMTP sink). */
 export async function startNudgeWithPeers(
   env: Record<string, string> = {},
+  start: HarnessOptions['start'] = {},
 ): Promise<{ t: TestNudge; peers: ChannelPeers }> {
   const sms = await startSmsProvider(SMS_ACCOUNT);
   const push = await startPushService();
@@ -35,6 +36,7 @@ export async function startNudgeWithPeers(
       NUDGE_PROVIDER_TIMEOUT_MS: '500',
       ...env,
     },
+    start,
   });
   return { t, peers: { sms, push } };
 }

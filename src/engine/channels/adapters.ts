@@ -1,6 +1,7 @@
 import type { ChannelAdapter } from './channel';
 import { EmailChannel, EmailChannelOptions } from './email.channel';
 import { FileOutboxChannel } from './file-outbox.channel';
+import type { OutboundGuard } from './outbound-guard';
 import { PushChannel, PushChannelOptions } from './push.channel';
 import { SmsChannel, SmsChannelOptions } from './sms.channel';
 import { WebhookChannel } from './webhook.channel';
@@ -14,6 +15,8 @@ export interface ChannelOptions {
   /** Default 10 000 ms. */
   webhookTimeoutMs?: number;
   outboxDir: string;
+  /** Which addresses webhook URLs and push endpoints may reach. Default: every address. */
+  outbound?: OutboundGuard;
 }
 
 /**
@@ -25,7 +28,9 @@ export function buildChannelAdapters(options: ChannelOptions): ChannelAdapter[] 
   return [
     new EmailChannel(options.email),
     options.sms ? new SmsChannel(options.sms) : new FileOutboxChannel('SMS', options.outboxDir),
-    options.push ? new PushChannel(options.push) : new FileOutboxChannel('PUSH', options.outboxDir),
-    new WebhookChannel({ timeoutMs: options.webhookTimeoutMs }),
+    options.push
+      ? new PushChannel({ ...options.push, outbound: options.outbound })
+      : new FileOutboxChannel('PUSH', options.outboxDir),
+    new WebhookChannel({ timeoutMs: options.webhookTimeoutMs, outbound: options.outbound }),
   ];
 }

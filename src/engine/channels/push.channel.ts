@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import webpush from 'web-push';
 import type { ChannelAdapter, DeliveryResult, OutboundMessage } from './channel';
 import { failure, failureFromNetworkError, failureFromStatus } from './delivery-failure';
+import { OutboundGuard, OutboundRefusedError } from './outbound-guard';
+import { OutboundHttpClient } from './outbound-http';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_TTL_SECONDS = 24 * 3600;
@@ -16,6 +18,11 @@ export interface PushChannelOptions {
   timeoutMs?: number;
   /** How long the push service keeps an undelivered message. Default 24 h. */
   ttlSeconds?: number;
+  /**
+   * Decides which addresses a subscription's endpoint may reach (see `OutboundGuard`).
+   * Default: every address; the composition root passes the configured one.
+   */
+  outbound?: OutboundGuard;
 }
 
 /** What the service worker receives (decrypted) in its `push` event. */
@@ -28,20 +35,23 @@ export interface PushPayload {
 
 /**
  * PUSH: Web Push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload
- * (RFC 8291). web-push builds the request; we send it with `fetch`, because web-push's own
+ * (RFC 8291). web-push builds the request; we send it through `OutboundHttpClient` (which
+ * connects only to addresses the `outbound` guard allows), because web-push's own
  * `sendNotification` always speaks https (STACK.md pitfall 23) and so cannot reach a local
  * test service.
  *
  * Results: 201/2xx → ok (the provider id is the `Location` of the created message);
  * 404/410 → permanent with `subscriptionGone` (prune the subscription); other 4xx except
  * 408/429 → permanent; 408/429/5xx and refused connections → transient; no answer within
- * `timeoutMs` → transient with `outcomeUnknown`. Push services do not deduplicate, so
- * retries are not idempotent.
+ * `timeoutMs` → transient with `outcomeUnknown`; an endpoint whose host is, or resolves to,
+ * an address the guard refuses is not contacted: permanent. Push services do not deduplicate,
+ * so retries are not idempotent.
  */
 export class PushChannel implements ChannelAdapter {
   readonly channel = 'PUSH' as const;
   readonly retriesAreIdempotent = false;
   private readonly vapidDetails: { subject: string; publicKey: string; privateKey: string };
+  private readonly http: OutboundHttpClient;
 
   constructor(private readonly options: PushChannelOptions) {
     this.vapidDetails = {
@@ -58,6 +68,7 @@ export class PushChannel implements ChannelAdapter {
       options.vapidPrivateKey,
       'aes128gcm',
     );
+    this.http = new OutboundHttpClient(options.outbound ?? new OutboundGuard('allow'));
   }
 
   async deliver(message: OutboundMessage): Promise<DeliveryResult> {
@@ -77,14 +88,14 @@ export class PushChannel implements ChannelAdapter {
     }
 
     try {
-      const response = await fetch(request.endpoint, {
-        method: 'POST',
-        headers: fetchHeaders(request.headers),
-        body: request.body,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      const response = await this.http.post(request.endpoint, {
+        headers: requestHeaders(request.headers),
+        body: request.body ?? '',
+        timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       });
-      await response.body?.cancel();
-      if (response.ok) return { ok: true, providerMessageId: response.headers.get('location') };
+      if (response.status >= 200 && response.status < 300) {
+        return { ok: true, providerMessageId: response.headers.location ?? null };
+      }
       if (response.status === 404 || response.status === 410) {
         return failure(`push service HTTP ${response.status}: subscription gone`, {
           permanent: true,
@@ -93,8 +104,15 @@ export class PushChannel implements ChannelAdapter {
       }
       return failureFromStatus('push service', response.status);
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        return failure(`push service not contacted: ${err.message}`, { permanent: true });
+      }
       return failureFromNetworkError('push service', err);
     }
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
   }
 }
 
@@ -116,8 +134,8 @@ function pushTopic(idempotencyKey: string): string {
   return createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32);
 }
 
-/** web-push's headers as strings; fetch computes Content-Length from the body itself. */
-function fetchHeaders(headers: Record<string, unknown>): Record<string, string> {
+/** web-push's headers as strings; the client sets Content-Length from the body itself. */
+function requestHeaders(headers: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(headers)
       .filter(([name]) => name.toLowerCase() !== 'content-length')

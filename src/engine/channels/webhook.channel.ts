@@ -1,6 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import type { ChannelAdapter, DeliveryResult, OutboundMessage } from './channel';
 import { failure, failureFromNetworkError, failureFromStatus } from './delivery-failure';
+import { OutboundGuard, OutboundRefusedError } from './outbound-guard';
+import { OutboundHttpClient } from './outbound-http';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -13,6 +15,11 @@ export interface WebhookChannelOptions {
    * business times (`scheduledFor`) travel in the body. Default `Date.now`.
    */
   wallClockMs?: () => number;
+  /**
+   * Decides which addresses the tenant's URL may reach (see `OutboundGuard`). Default: every
+   * address; the composition root passes the configured one (`NUDGE_OUTBOUND_PRIVATE`).
+   */
+  outbound?: OutboundGuard;
 }
 
 /**
@@ -23,19 +30,21 @@ export interface WebhookChannelOptions {
  * `webhook-id` is the message's idempotency key, and the Standard Webhooks spec asks
  * receivers to deduplicate on it, so retries are idempotent. 2xx → ok; 4xx except 408/429 →
  * permanent; 408/429/5xx and refused connections → transient; no answer within `timeoutMs`
- * → transient with `outcomeUnknown`.
+ * → transient with `outcomeUnknown`. A URL whose host is, or resolves to, an address the
+ * `outbound` guard refuses is not contacted: permanent (the tenant must change the URL).
+ * Redirects are not followed.
  */
-// TODO(#6): no SSRF guard yet: a tenant's webhook URL may point at internal addresses
-// (loopback, link-local metadata services, private ranges) and this POSTs there.
 export class WebhookChannel implements ChannelAdapter {
   readonly channel = 'WEBHOOK' as const;
   readonly retriesAreIdempotent = true;
   private readonly timeoutMs: number;
   private readonly wallClockMs: () => number;
+  private readonly http: OutboundHttpClient;
 
   constructor(options: WebhookChannelOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.wallClockMs = options.wallClockMs ?? Date.now;
+    this.http = new OutboundHttpClient(options.outbound ?? new OutboundGuard('allow'));
   }
 
   async deliver(message: OutboundMessage): Promise<DeliveryResult> {
@@ -61,8 +70,7 @@ export class WebhookChannel implements ChannelAdapter {
       body,
     );
     try {
-      const response = await fetch(message.to, {
-        method: 'POST',
+      const response = await this.http.post(message.to, {
         headers: {
           'content-type': 'application/json',
           'webhook-id': message.idempotencyKey,
@@ -70,13 +78,21 @@ export class WebhookChannel implements ChannelAdapter {
           'webhook-signature': signature,
         },
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
       });
-      await response.body?.cancel();
-      if (response.ok) return { ok: true, providerMessageId: null };
+      if (response.status >= 200 && response.status < 300) {
+        return { ok: true, providerMessageId: null };
+      }
       return failureFromStatus('webhook', response.status);
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        return failure(`webhook not contacted: ${err.message}`, { permanent: true });
+      }
       return failureFromNetworkError('webhook', err);
     }
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
   }
 }

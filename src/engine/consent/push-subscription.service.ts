@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock';
 import { NotFoundError, checkedAt } from '../../errors';
 import { Database } from '../../platform/database';
+import type { OutboundGuard } from '../channels/outbound-guard';
 import type { TenantContext } from '../../tenancy/tenant-context';
 import { CustomerRefInput, lockCustomer, parseCustomerRef, refField } from './customer-ref';
 import {
@@ -24,17 +25,19 @@ export class PushSubscriptionService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly outbound: OutboundGuard,
   ) {}
 
   /**
    * Registers a subscription for an existing customer, locking the customer row first (the
    * engine's lock order). Registering a known endpoint again moves it to this customer and
    * makes it live and newest. Idempotent. Throws NOT_FOUND for an unknown customer (never
-   * creates one) and BAD_USER_INPUT at `input.endpoint`, `input.keys.p256dh`, `input.keys.auth`.
+   * creates one) and BAD_USER_INPUT at `input.endpoint` (also for an address the outbound
+   * guard refuses), `input.keys.p256dh`, `input.keys.auth`.
    */
   async register(ctx: TenantContext, input: RegisterPushCommand): Promise<PushSubscriptionView> {
     const ref = checkedAt('input', () => parseCustomerRef(input));
-    const subscription = checkedAt('input', () => parsePushSubscription(input));
+    const subscription = checkedAt('input', () => parsePushSubscription(input, this.outbound));
     const nowMs = this.clock.nowMs();
     return this.db.withTenant(ctx.tenantId, async (tx) => {
       const customer = await lockCustomer(tx, ctx.tenantId, ref);

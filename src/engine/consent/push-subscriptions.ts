@@ -1,6 +1,7 @@
 import { InputProblem } from '../../errors';
 import { Tx, rows } from '../../platform/database';
 import type { PushTarget } from '../channels/channel';
+import type { OutboundGuard } from '../channels/outbound-guard';
 
 /**
  * Web Push subscriptions: what a browser's `PushSubscription.toJSON()` gives, one row per
@@ -44,18 +45,27 @@ const AUTH_BYTES = 16;
  * Validates a registration. `endpoint` is an absolute http(s) URL of at most 2,048 characters
  * without credentials (push services use https; http is accepted for local test services).
  * `keys.p256dh` is base64url of a 65-byte uncompressed P-256 key, `keys.auth` base64url of 16
- * bytes. Pure. Throws `InputProblem` at `endpoint`, `keys.p256dh` or `keys.auth`.
+ * bytes. An endpoint whose host is an IP literal or `localhost` that `outbound` refuses is
+ * refused too (its names are checked on every send). Pure. Throws `InputProblem` at
+ * `endpoint`, `keys.p256dh` or `keys.auth`.
  */
-export function parsePushSubscription(input: PushSubscriptionInput): ValidPushSubscription {
+export function parsePushSubscription(
+  input: PushSubscriptionInput,
+  outbound: OutboundGuard,
+): ValidPushSubscription {
   return {
-    endpoint: checkEndpoint(input.endpoint, 'endpoint'),
+    endpoint: checkEndpoint(input.endpoint, 'endpoint', outbound),
     p256dh: checkKey(input.keys?.p256dh, 'keys.p256dh', P256DH_BYTES),
     auth: checkKey(input.keys?.auth, 'keys.auth', AUTH_BYTES),
   };
 }
 
-/** Checks an endpoint URL (also used to look one up); throws `InputProblem` at `path`. */
-export function checkEndpoint(value: unknown, path: string): string {
+/**
+ * Checks an endpoint URL; throws `InputProblem` at `path`. With `outbound`, also refuses an
+ * IP literal or `localhost` host that the guard refuses; without it (looking up an endpoint
+ * that is already stored, to unregister it), only the form is checked.
+ */
+export function checkEndpoint(value: unknown, path: string, outbound?: OutboundGuard): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ENDPOINT_LENGTH) {
     throw new InputProblem(path, `expected a URL of 1 to ${MAX_ENDPOINT_LENGTH} characters`);
   }
@@ -70,6 +80,10 @@ export function checkEndpoint(value: unknown, path: string): string {
   }
   if (url.username || url.password) {
     throw new InputProblem(path, 'must not contain credentials');
+  }
+  const refusal = outbound?.refusalForHost(url.hostname);
+  if (refusal) {
+    throw new InputProblem(path, `${refusal}; push services have public addresses`);
   }
   return value;
 }
