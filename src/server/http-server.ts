@@ -21,6 +21,8 @@ import {
   type EngagementRoutesOptions,
 } from './engagement-routes';
 import { hasScope } from '../tenancy/scopes';
+import type { HttpMetrics } from './metrics-route';
+import { createDashboardRoutes, isDashboardPath } from './dashboard-routes';
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -32,6 +34,8 @@ export interface HttpServerOptions {
   health: () => Promise<boolean>;
   /** Tracking links, one-click unsubscribe and SMS provider callbacks. */
   engagement: EngagementRoutesOptions;
+  /** Request timing and `GET /metrics` (see `metrics-route.ts`); null: neither. */
+  metrics?: HttpMetrics | null;
   makeContext: (
     requestId: string,
     log: Logger,
@@ -48,8 +52,9 @@ export interface RunningServer {
 
 /**
  * One port for everything: `POST /graphql` (Apollo over node:http), `graphql-ws` on the same
- * path, `GET /healthz`, and the engagement endpoints under `/t/` and `/hooks/sms/` (see
- * `engagement-routes.ts`). Every request gets a request id (`x-request-id`, echoed back).
+ * path, `GET /healthz`, the dashboard page under `/dashboard` (see `dashboard-routes.ts`), and
+ * the engagement endpoints under `/t/` and `/hooks/sms/` (see `engagement-routes.ts`). Every
+ * request gets a request id (`x-request-id`, echoed back).
  */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -60,6 +65,7 @@ export async function startHttpServer(
   const server = http.createServer();
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const socketsByKey = new Map<string, Set<WebSocket>>();
+  const dashboard = createDashboardRoutes(log);
   const wsServer = useServer<Record<string, unknown>, { context?: RequestContext }>(
     {
       schema,
@@ -130,6 +136,7 @@ export async function startHttpServer(
     validationRules: [...limitValidationRules],
     plugins: [
       oneTrackBatchPlugin,
+      ...(options.metrics ? [options.metrics.plugin] : []),
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       {
         async serverWillStart() {
@@ -162,6 +169,7 @@ export async function startHttpServer(
   server.on('request', (req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
+    options.metrics?.time(req, res);
     handle(req, res, requestId).catch((err) => {
       log.error({ requestId, err }, 'request failed');
       if (!res.headersSent)
@@ -182,6 +190,14 @@ export async function startHttpServer(
     if (url.pathname === '/healthz' && req.method === 'GET') {
       const ok = await options.health().catch(() => false);
       send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+      return;
+    }
+    if (isDashboardPath(url.pathname)) {
+      await dashboard.handle(req, res, url);
+      return;
+    }
+    if (options.metrics?.isMetricsPath(url.pathname)) {
+      await options.metrics.handle(req, res);
       return;
     }
     if (isEngagementPath(url.pathname)) {
@@ -223,6 +239,7 @@ export async function startHttpServer(
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => context,
     });
+    options.metrics?.noteGraphQL(res, context);
     for (const [key, value] of result.headers) res.setHeader(key, value);
     res.statusCode = result.status ?? 200;
     if (result.body.kind === 'complete') {
