@@ -93,11 +93,12 @@ export function formatRate(value: number | null | undefined): string {
 /** A relative change (0.25 = +25%) with its sign. */
 export function formatUplift(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
-  const percent = (value * 100).toFixed(1);
-  return value > 0 ? `+${percent}%` : `${percent}%`;
+  const percent = Math.abs(value * 100).toFixed(1);
+  if (percent === '0.0') return '0.0%';
+  return value > 0 ? `+${percent}%` : `−${percent}%`;
 }
 
-/** A confidence interval of relative changes, e.g. "[−3.1%, +12.4%]". */
+/** A confidence interval of relative changes, e.g. "[−3.1%, +12.4%]" (with a true minus sign). */
 export function formatInterval(
   low: number | null | undefined,
   high: number | null | undefined,
