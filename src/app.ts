@@ -32,6 +32,7 @@ import { SimulationService } from './engine/simulation/simulation.service';
 import { TemplatePreviewService } from './engine/channels/template-preview.service';
 import { ConsentService } from './engine/consent/consent.service';
 import { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import { ExperimentService } from './engine/experiments/experiment.service';
 import { EngagementService } from './engine/engagement/engagement.service';
 import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
 import { RedisTimerIndex } from './engine/timers/redis-timer-index';
@@ -184,12 +185,13 @@ export async function startNudge(
     const reactions = new ReactionRunner(db, applier, timers);
 
     const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
+    const triggers = new TriggerService(db, clock, bus, catalog);
     const services: Services = {
       tenants: new TenantService(db, apiKeys, outbound),
       apiKeys,
       customers: new CustomerService(db, clock, identity, enrollments, reactions),
       ingest: new IngestService(clock, reactions, enrollments, identity, config.maxFutureSkewMs),
-      triggers: new TriggerService(db, clock, bus, catalog),
+      triggers,
       messages: new MessageService(db),
       clock: new ClockService(clock, timers),
       decisions: new DecisionService(db),
@@ -197,6 +199,7 @@ export async function startNudge(
       templates: new TemplatePreviewService(db, clock),
       consents: new ConsentService(db, clock, config.maxFutureSkewMs),
       pushSubscriptions: new PushSubscriptionService(db, clock, outbound),
+      experiments: new ExperimentService(db, clock, triggers),
     };
 
     const pubSub = createPubSub();

@@ -25,6 +25,9 @@ import {
   UpdateTriggerInput,
 } from '../schema/trigger.types';
 import type { TemplateSource } from '../engine/channels/templates';
+import type { StepDefinition } from '../engine/triggers/trigger-definition';
+import { effectiveSettings } from '../engine/experiments/experiment-settings';
+import type { StepExperiment } from '../schema/experiment.types';
 import { definitionWarnings } from '../engine/triggers/trigger-warnings';
 import {
   CapPolicy,
@@ -75,7 +78,9 @@ export function toTrigger(view: TriggerView): Trigger {
         weight: v.weight,
         delay: v.delay,
         template: v.template && toTemplate(v.template),
+        isHoldout: v.isHoldout,
       })),
+      experiment: toStepExperiment(s),
     })),
     reentry: { policy: d.reentry.policy as ReentryPolicy, period: d.reentry.period },
     cooldown: d.cooldown,
@@ -101,6 +106,11 @@ export function toTrigger(view: TriggerView): Trigger {
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
   };
+}
+
+function toStepExperiment(step: StepDefinition): StepExperiment | null {
+  if (step.variants.length === 0) return null;
+  return { id: step.experimentId, ...effectiveSettings(step.experiment) };
 }
 
 function toTemplate(t: TemplateSource) {

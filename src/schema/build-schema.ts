@@ -4,6 +4,7 @@ import type { PubSub } from 'type-graphql';
 import { authChecker } from '../resolvers/auth-checker';
 import { ConsentResolver } from '../resolvers/consent.resolver';
 import { CustomerResolver } from '../resolvers/customer.resolver';
+import { ExperimentResolver } from '../resolvers/experiment.resolver';
 import { MessageResolver } from '../resolvers/message.resolver';
 import { OperatorResolver } from '../resolvers/operator.resolver';
 import { TemplateResolver } from '../resolvers/template.resolver';
@@ -23,6 +24,7 @@ export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
       MessageResolver,
       TemplateResolver,
       ConsentResolver,
+      ExperimentResolver,
     ],
     authChecker,
     authMode: 'error',

@@ -11,6 +11,7 @@ import {
   Weekday,
 } from './enums';
 import { DurationScalar, JSONScalar } from './scalars';
+import { StepExperiment, StepExperimentInput } from './experiment.types';
 
 @ObjectType()
 export class Template {
@@ -63,6 +64,12 @@ export class Step {
 
   @Field(() => [StepVariant])
   variants: StepVariant[];
+
+  @Field(() => StepExperiment, {
+    nullable: true,
+    description: 'How the variants are tested; null when the step has no variants.',
+  })
+  experiment: StepExperiment | null;
 }
 
 @ObjectType({ description: 'When a step runs at all; checked when it is due.' })
@@ -87,6 +94,9 @@ export class StepVariant {
 
   @Field(() => Template, { nullable: true, description: 'Replaces the step’s template.' })
   template: Template | null;
+
+  @Field({ description: 'A holdout receives nothing for the step (and is counted in results).' })
+  isHoldout: boolean;
 }
 
 @ObjectType({ description: 'The event that counts as success for a run.' })
@@ -330,6 +340,13 @@ export class StepInput {
 
   @Field(() => [StepVariantInput], { nullable: true })
   variants?: StepVariantInput[] | null;
+
+  @Field(() => StepExperimentInput, {
+    nullable: true,
+    description:
+      'Names the variants’ test and sizes it; default: unnamed, baseline 0.10, MDE 0.02.',
+  })
+  experiment?: StepExperimentInput | null;
 }
 
 @InputType()
@@ -354,6 +371,12 @@ export class StepVariantInput {
 
   @Field(() => TemplateInput, { nullable: true })
   template?: TemplateInput | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'A holdout: its share receives nothing for the step. At most one per step.',
+  })
+  holdout?: boolean | null;
 }
 
 @InputType()

@@ -35,6 +35,7 @@ export type DecisionReason =
   | 'QUIET_HOURS'
   | 'FREQUENCY_CAP'
   | 'STEP_CONDITION'
+  | 'HOLDOUT'
   | 'NO_CONSENT'
   | 'INVALID_ADDRESS'
   | 'TEMPLATE_VARIABLE_MISSING'

@@ -6,7 +6,7 @@ import type { CompiledTrigger } from '../triggers/trigger-catalog';
 import { putTimer } from '../timers/timer-store';
 import type { Effects } from './effects';
 import { stepTime } from './step-schedule';
-import { assignVariant } from './variants';
+import { variantForRun } from '../experiments/experiment-assignment';
 
 /**
  * The zone a customer's local times are read in: their own, else the tenant's, else UTC. A
@@ -30,7 +30,7 @@ export function usableZone(zone: string | null, fallback: string): string {
 
 /**
  * Schedules step `stepIndex` of a run, counting its delay (its variant's, if the run has one
- * with a delay) from the sequence start or the previous step's due time as the step says, and
+ * with a delay; the variant is decided and stored here, see `variantForRun`) from the sequence start or the previous step's due time as the step says, and
  * records a deferral by the send window as a decision. Returns the due time.
  */
 export async function scheduleStep(
@@ -52,7 +52,14 @@ export async function scheduleStep(
   const step = s.trigger.definition.steps[s.stepIndex];
   const needsZone = step.at !== null || s.trigger.definition.sendWindow !== null;
   const zone = needsZone ? await zoneOf(tx, s.tenantId, s.customer) : 'UTC';
-  const variant = assignVariant(s.enrollmentId, s.stepIndex, step.variants);
+  const variant = await variantForRun(tx, {
+    tenantId: s.tenantId,
+    enrollmentId: s.enrollmentId,
+    customerId: s.customer.id,
+    stepIndex: s.stepIndex,
+    step,
+    nowMs: s.nowMs,
+  });
   const delayMs = variant?.delayMs ?? step.delayMs;
   const baseMs = step.after === 'ENTRY' ? s.startMs : s.previousDueMs;
   const time = stepTime(baseMs, { delayMs, at: step.at }, s.trigger.definition, zone);

@@ -14,7 +14,7 @@ import { EntryEvent, renderStep } from './step-render';
 import { resolveAddress } from './step-address';
 import { previousStepHolds } from './step-conditions';
 import { scheduleStep, zoneOf } from './step-scheduler';
-import { assignVariant } from './variants';
+import { variantForRun } from '../experiments/experiment-assignment';
 
 export type MessageStatus =
   | 'QUEUED'
@@ -93,7 +93,14 @@ export class StepEngine {
       trigger,
       step,
       stepIndex,
-      variant: assignVariant(run.id, stepIndex, step.variants),
+      variant: await variantForRun(tx, {
+        tenantId: run.tenant_id,
+        enrollmentId: run.id,
+        customerId: run.customer_id,
+        stepIndex,
+        step,
+        nowMs,
+      }),
       customer,
       entry: entry ?? null,
       policy: await loadSendPolicy(tx, run.tenant_id),
@@ -105,6 +112,12 @@ export class StepEngine {
     const unmet = await this.unmetCondition(due);
     if (unmet) {
       await this.decide(due, 'SKIPPED', 'STEP_CONDITION', unmet);
+      await this.next(due);
+      return null;
+    }
+    if (due.variant?.isHoldout) {
+      // Held out: nothing is sent for this step; the run's entry row counts it in the results.
+      await this.decide(due, 'SKIPPED', 'HOLDOUT', { variant: due.variant.name });
       await this.next(due);
       return null;
     }

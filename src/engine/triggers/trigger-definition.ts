@@ -6,6 +6,12 @@ import { parseDuration } from '../time/duration';
 import { LocalTime, LocalTimeInput, parseLocalTime } from '../time/local-time';
 import { SendWindow, SendWindowInput, parseSendWindow } from '../time/send-window';
 import { QuietHours, parseQuietHours } from '../time/quiet-hours';
+import {
+  StepExperimentInput,
+  StepExperimentSettings,
+  checkHoldouts,
+  parseExperimentSettings,
+} from '../experiments/experiment-settings';
 
 export const CHANNELS = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -109,8 +115,18 @@ export interface StepDefinition {
   template: TemplateSource;
   /** When the step runs at all: on the previous step's message, and on fresh customer data. */
   condition: StepCondition | null;
-  /** Alternatives assigned by weight, per run; empty: the step's own template and delay. */
+  /**
+   * Alternatives assigned by weight, per customer and experiment (sticky; see
+   * engine/experiments); empty: the step's own template and delay.
+   */
   variants: StepVariant[];
+  /** How the variants are tested; null with variants: an unnamed test with defaults. */
+  experiment: StepExperimentSettings | null;
+  /**
+   * The experiment this version's variants belong to. Set by the trigger service when the
+   * version is saved (never from input), so a new version keeps a running test.
+   */
+  experimentId: string | null;
 }
 
 export interface StepCondition {
@@ -127,6 +143,8 @@ export interface StepVariant {
   delayMs: number | null;
   /** Replaces the step's template for runs assigned to this variant. */
   template: TemplateSource | null;
+  /** A holdout receives nothing for this step; its runs are counted in the results. */
+  isHoldout: boolean;
 }
 
 /** The untrusted shape that arrives from the API (durations still text). */
@@ -154,7 +172,9 @@ export interface TriggerDefinitionInput {
       weight: number;
       delay?: string | null;
       template?: TemplateInputShape | null;
+      holdout?: boolean | null;
     }> | null;
+    experiment?: StepExperimentInput | null;
   }>;
   reentry?: { policy: string; period?: string | null } | null;
   cooldown?: string | null;
@@ -288,7 +308,9 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
       after: step.after ?? 'PREVIOUS_STEP',
       purpose: step.purpose ?? 'MARKETING',
       condition: step.condition ?? null,
-      variants: step.variants ?? [],
+      variants: (step.variants ?? []).map((v) => ({ ...v, isHoldout: v.isHoldout ?? false })),
+      experiment: step.experiment ?? null,
+      experimentId: step.experimentId ?? null,
     })),
     reentry: stored.reentry ?? { policy: 'EVERY_TIME', period: null, periodMs: null },
     cooldown: stored.cooldown ?? null,
@@ -307,7 +329,8 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
 /**
  * The definition in the shape `createTrigger` accepts (durations as text, no derived
  * milliseconds), so a stored version can be sent back: to `simulateTrigger`, or to restore it.
- * `parseTriggerDefinition(toDefinitionInput(d))` gives `d` again.
+ * `parseTriggerDefinition(toDefinitionInput(d))` gives `d` again, apart from the step's
+ * `experimentId`, which only the trigger service sets.
  */
 export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionInput {
   const d = withDefaults(stored);
@@ -335,7 +358,9 @@ export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionI
         weight: v.weight,
         delay: v.delay,
         template: v.template && { ...v.template },
+        holdout: v.isHoldout,
       })),
+      experiment: step.experiment && { ...step.experiment },
     })),
     reentry: { policy: d.reentry.policy, period: d.reentry.period },
     cooldown: d.cooldown,
@@ -403,6 +428,7 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
   if (variants.length > 0 && variants.every((v) => v.weight === 0)) {
     throw new InputProblem(`${path}.variants`, 'at least one variant needs a weight above 0');
   }
+  checkHoldouts(variants, `${path}.variants`);
   return {
     delay: delay.iso,
     delayMs: delay.ms,
@@ -413,6 +439,8 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
     template,
     condition: parseStepCondition(step.condition, path),
     variants,
+    experiment: parseExperimentSettings(step.experiment, variants, `${path}.experiment`),
+    experimentId: null,
   };
 }
 
@@ -452,6 +480,7 @@ function parseVariant(
     delay: delay?.iso ?? null,
     delayMs: delay?.ms ?? null,
     template: input.template ? parseTemplate(input.template, channel, `${path}.template`) : null,
+    isHoldout: input.holdout ?? false,
   };
 }
 

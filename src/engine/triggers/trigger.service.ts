@@ -16,6 +16,7 @@ import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { canonicalJson } from '../../json';
 import { findUnstorableText, isUuid } from '../../validation';
+import { attachExperiments } from '../experiments/experiment-lifecycle';
 
 export interface TriggerView {
   id: string;
@@ -97,8 +98,21 @@ export class TriggerService {
          VALUES ($1, $2, $3, $4, 1, $5, $6, $6) RETURNING *`,
         [ctx.tenantId, name, definition.event, status, JSON.stringify(definition), now],
       );
-      await insertVersion(tx, inserted);
-      return inserted;
+      // Experiments reference the trigger, so they are attached once it exists.
+      const stamped = await attachExperiments(tx, {
+        tenantId: ctx.tenantId,
+        triggerId: inserted.id,
+        previous: null,
+        next: definition,
+        nowMs: now.getTime(),
+      });
+      const [withExperiments] = await rows<TriggerRow>(
+        tx,
+        'UPDATE triggers SET definition = $3 WHERE tenant_id = $1 AND id = $2 RETURNING *',
+        [ctx.tenantId, inserted.id, JSON.stringify(stamped)],
+      );
+      await insertVersion(tx, withExperiments);
+      return withExperiments;
     });
     await this.announce(ctx.tenantId);
     ctx.log.info({ triggerId: row.id, triggerVersion: 1 }, 'trigger created');
@@ -123,7 +137,15 @@ export class TriggerService {
         input.name === undefined || input.name === null ? current.name : checkName(input.name);
       const status = input.status ? checkStatus(input.status) : current.status;
       const merged = mergeDefinitionInput(withDefaults(current.definition), input);
-      const definition = checkedAt('input', () => parseTriggerDefinition(merged));
+      const parsed = checkedAt('input', () => parseTriggerDefinition(merged));
+      // Keeps a step's running experiment (and its assignments) across the new version.
+      const definition = await attachExperiments(tx, {
+        tenantId: ctx.tenantId,
+        triggerId: id,
+        previous: withDefaults(current.definition),
+        next: parsed,
+        nowMs: now.getTime(),
+      });
       // jsonb does not keep key order: compare canonical forms, or every save looks like a change.
       const changed = canonicalJson(definition) !== canonicalJson(withDefaults(current.definition));
       const version = changed ? current.version + 1 : current.version;
