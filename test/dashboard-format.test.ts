@@ -54,8 +54,8 @@ describe('dashboard formatting', () => {
       '25.0% of eligible',
       '2.40 per entry',
       '83.3% of sent',
-      '40.0% of delivered',
-      '25.0% of opened',
+      '33.3% of sent',
+      '8.3% of sent',
       '10.0% of entries',
     ]);
     expect(stages[0].width).toBe(1);
@@ -68,8 +68,8 @@ describe('dashboard formatting', () => {
       '— of eligible',
       '— per entry',
       '— of sent',
-      '— of delivered',
-      '— of opened',
+      '— of sent',
+      '— of sent',
       '— of entries',
     ]);
     expect(stages.every((s) => s.width === 0)).toBe(true);

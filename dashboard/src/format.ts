@@ -46,12 +46,17 @@ const STAGES: Array<{ key: FunnelKey; label: string; of?: FunnelKey; ofLabel?: s
   { key: 'entries', label: 'Entries', of: 'eligible', ofLabel: 'of eligible' },
   { key: 'sent', label: 'Sent', of: 'entries', ofLabel: 'per entry' },
   { key: 'delivered', label: 'Delivered', of: 'sent', ofLabel: 'of sent' },
-  { key: 'opened', label: 'Opened', of: 'delivered', ofLabel: 'of delivered' },
-  { key: 'clicked', label: 'Clicked', of: 'opened', ofLabel: 'of opened' },
+  // Opens and clicks against what was sent: an email has no delivery receipt to count from.
+  { key: 'opened', label: 'Opened', of: 'sent', ofLabel: 'of sent' },
+  { key: 'clicked', label: 'Clicked', of: 'sent', ofLabel: 'of sent' },
   { key: 'conversions', label: 'Conversions', of: 'entries', ofLabel: 'of entries' },
 ];
 
-/** The funnel eligible → entries → sent → delivered → opened → clicked → conversions. */
+/**
+ * The funnel eligible → entries → sent → delivered → opened → clicked → conversions; entries
+ * against eligible, messages against entries, delivered, opened and clicked against sent,
+ * conversions against entries (the contract's conversionRate).
+ */
 export function funnelStages(counts: Counts): FunnelStage[] {
   const widest = Math.max(1, ...STAGES.map((stage) => counts[stage.key]));
   return STAGES.map((stage) => {

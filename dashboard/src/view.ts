@@ -97,19 +97,19 @@ export function renderFunnel(
   );
 }
 
-const STEP_COLUMNS: Array<[string, (s: StepMetrics) => string]> = [
-  ['Step', (s) => String(s.step + 1)],
-  ['Channel', (s) => s.channel],
-  ['Variant', (s) => s.variant ?? '—'],
-  ['Sent', (s) => formatCount(s.counts.sent)],
-  ['Delivered', (s) => formatCount(s.counts.delivered)],
-  ['Opened', (s) => formatCount(s.counts.opened)],
-  ['Clicked', (s) => formatCount(s.counts.clicked)],
-  ['Failed', (s) => formatCount(s.counts.failed)],
-  ['Suppressed', (s) => formatCount(s.counts.suppressed)],
-  ['Conversions', (s) => formatCount(s.counts.conversions)],
-  ['Open rate', (s) => formatRate(ratio(s.counts.opened, s.counts.delivered))],
-  ['Click rate', (s) => formatRate(ratio(s.counts.clicked, s.counts.delivered))],
+const STEP_COLUMNS: Array<[string, string, (s: StepMetrics) => string]> = [
+  ['Step', 'step', (s) => String(s.step + 1)],
+  ['Channel', 'channel', (s) => s.channel],
+  ['Variant', 'variant', (s) => s.variant ?? '—'],
+  ['Sent', 'sent', (s) => formatCount(s.counts.sent)],
+  ['Delivered', 'delivered', (s) => formatCount(s.counts.delivered)],
+  ['Opened', 'opened', (s) => formatCount(s.counts.opened)],
+  ['Clicked', 'clicked', (s) => formatCount(s.counts.clicked)],
+  ['Failed', 'failed', (s) => formatCount(s.counts.failed)],
+  ['Suppressed', 'suppressed', (s) => formatCount(s.counts.suppressed)],
+  ['Conversions', 'conversions', (s) => formatCount(s.counts.conversions)],
+  ['Open rate', 'openRate', (s) => formatRate(ratio(s.counts.opened, s.counts.sent))],
+  ['Click rate', 'clickRate', (s) => formatRate(ratio(s.counts.clicked, s.counts.sent))],
 ];
 
 /** One row per step (and variant) of the trigger over the metrics' range. */
@@ -128,7 +128,7 @@ export function renderSteps(table: HTMLElement, metrics: TriggerMetrics): void {
             el(
               'tr',
               { 'data-step': String(step.step), 'data-variant': step.variant ?? '' },
-              ...STEP_COLUMNS.map(([, value]) => el('td', {}, value(step))),
+              ...STEP_COLUMNS.map(([, key, value]) => el('td', { 'data-col': key }, value(step))),
             ),
           )),
     ),

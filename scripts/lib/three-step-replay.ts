@@ -69,6 +69,19 @@ export interface ThreeStepReplayOptions {
   batchLimits?: BatchLimits;
   /** Receives a line now and then while the replay runs (the CLI prints them to stderr). */
   onProgress?: (line: string) => void;
+  /**
+   * Called with the summary while Nudge still runs (the dashboard screenshot reads the same
+   * tenant through the page); whatever it throws fails the replay.
+   */
+  beforeStop?: (live: ReplayLive) => Promise<void>;
+}
+
+/** The replay's Nudge and tenant while they still run, for `beforeStop`. */
+export interface ReplayLive {
+  /** The GraphQL endpoint (the dashboard is beside it at `/dashboard`). */
+  url: string;
+  secret: string;
+  summary: ThreeStepSummary;
 }
 
 /** What a run started, for `stopAll`: filled in as each piece comes up. */
@@ -195,7 +208,9 @@ export async function runThreeStepReplay(
       clockStops: clock.stopsMade,
       timing: { wallMs: performance.now() - startedMs, startupMs, setupMs, ingestMs, drainMs },
     };
-    return { ...summary, isMatch: failedFlowChecks(summary).length === 0 };
+    const finished = { ...summary, isMatch: failedFlowChecks(summary).length === 0 };
+    await options.beforeStop?.({ url: nudge.url, secret: tenant.secret, summary: finished });
+    return finished;
   } finally {
     await stopAll(running);
   }
