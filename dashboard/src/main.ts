@@ -28,6 +28,8 @@ import { addFiring, renderDaily, renderExperiments, renderFunnel, renderSteps } 
 /** sessionStorage only: the key dies with the tab and never reaches another origin. */
 const STORAGE_KEY = 'nudge.dashboard.apiKey';
 
+const MAX_RANGE_MS = 3 * 365 * 24 * 3600 * 1000;
+
 interface Session {
   apiKey: string;
   triggers: TriggerSummary[];
@@ -197,18 +199,19 @@ class Dashboard {
     const { trigger } = watch;
     // Totals count by when things happened; up to and including the update's instant they
     // are the all-time totals the funnel shows.
-    const to = new Date(Date.parse(at) + 1).toISOString();
-    const variantSteps = trigger.steps.flatMap((step, index) =>
-      step.variants.length > 0 ? [index] : [],
-    );
+    const toMs = Date.parse(at) + 1;
+    // triggerMetrics refuses DAY ranges over 3 years; older history stays in the funnel only.
+    const fromMs = Math.max(Date.parse(trigger.createdAt), toMs - MAX_RANGE_MS);
+    // Every step: a promoted winner leaves its step without variants, and its results stay.
+    const experimentSteps = trigger.steps.map((_, index) => index);
     const [metrics, experiments] = await Promise.allSettled([
       request<{ triggerMetrics: TriggerMetrics }>(session.apiKey, TRIGGER_METRICS_QUERY, {
         triggerId: trigger.id,
-        from: trigger.createdAt,
-        to,
+        from: new Date(fromMs).toISOString(),
+        to: new Date(toMs).toISOString(),
       }),
       Promise.all(
-        variantSteps.map((step) =>
+        experimentSteps.map((step) =>
           request<{ experimentResults: ExperimentResults }>(
             session.apiKey,
             EXPERIMENT_RESULTS_QUERY,
