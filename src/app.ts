@@ -29,6 +29,7 @@ import { GoalEngine } from './engine/sequences/goal.engine';
 import { DeliveryWatchdog } from './engine/messages/delivery-watchdog';
 import { DecisionService } from './engine/decisions/decision.service';
 import { SimulationService } from './engine/simulation/simulation.service';
+import { BehaviorImpactService } from './engine/impact/behavior-impact.service';
 import { TemplatePreviewService } from './engine/channels/template-preview.service';
 import { ConsentService } from './engine/consent/consent.service';
 import { PushSubscriptionService } from './engine/consent/push-subscription.service';
@@ -199,6 +200,7 @@ export async function startNudge(
       templates: new TemplatePreviewService(db, clock),
       consents: new ConsentService(db, clock, config.maxFutureSkewMs),
       pushSubscriptions: new PushSubscriptionService(db, clock, outbound),
+      behaviorImpact: new BehaviorImpactService(db, clock),
       experiments: new ExperimentService(db, clock, triggers),
     };
 

@@ -10,6 +10,7 @@ import type { SimulationService } from './engine/simulation/simulation.service';
 import type { TemplatePreviewService } from './engine/channels/template-preview.service';
 import type { ConsentService } from './engine/consent/consent.service';
 import type { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import type { BehaviorImpactService } from './engine/impact/behavior-impact.service';
 import type { ExperimentService } from './engine/experiments/experiment.service';
 
 /** The services resolvers may call; wired once in `app.ts`. */
@@ -26,5 +27,6 @@ export interface Services {
   templates: TemplatePreviewService;
   consents: ConsentService;
   pushSubscriptions: PushSubscriptionService;
+  behaviorImpact: BehaviorImpactService;
   experiments: ExperimentService;
 }

@@ -2,6 +2,7 @@ import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
 import { authChecker } from '../resolvers/auth-checker';
+import { BehaviorImpactResolver } from '../resolvers/behavior-impact.resolver';
 import { ConsentResolver } from '../resolvers/consent.resolver';
 import { CustomerResolver } from '../resolvers/customer.resolver';
 import { ExperimentResolver } from '../resolvers/experiment.resolver';
@@ -24,6 +25,7 @@ export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
       MessageResolver,
       TemplateResolver,
       ConsentResolver,
+      BehaviorImpactResolver,
       ExperimentResolver,
     ],
     authChecker,
