@@ -80,10 +80,10 @@ describe('dashboard formatting', () => {
   });
 
   it('formats experiment statistics with signs and bounds', () => {
-    expect(formatUplift(0.125)).toBe('+12.5%');
-    expect(formatUplift(-0.031)).toBe('−3.1%');
-    expect(formatUplift(0.0001)).toBe('0.0%');
-    expect(formatInterval(-0.031, 0.2)).toBe('[−3.1%, +20.0%]');
+    expect(formatUplift(0.125)).toBe('+12.5 pp');
+    expect(formatUplift(-0.031)).toBe('−3.1 pp');
+    expect(formatUplift(0.0001)).toBe('0.0 pp');
+    expect(formatInterval(-0.031, 0.2)).toBe('[−3.1, +20.0] pp');
     expect(formatPValue(0.0004)).toBe('< 0.001');
     expect(formatPValue(0.04567)).toBe('0.046');
   });

@@ -95,21 +95,31 @@ export function formatRate(value: number | null | undefined): string {
   return `${(value * 100).toFixed(1)}%`;
 }
 
-/** A relative change (0.25 = +25%) with its sign. */
+/**
+ * A difference of two rates (experimentResults' `uplift`: variant rate − control rate) in
+ * percentage points with its sign: 0.031 → "+3.1 pp".
+ */
 export function formatUplift(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
-  const percent = Math.abs(value * 100).toFixed(1);
-  if (percent === '0.0') return '0.0%';
-  return value > 0 ? `+${percent}%` : `−${percent}%`;
+  const points = signedPoints(value);
+  return points === null ? '—' : `${points} pp`;
 }
 
-/** A confidence interval of relative changes, e.g. "[−3.1%, +12.4%]" (with a true minus sign). */
+/** A confidence interval of rate differences in percentage points: "[−3.1, +12.4] pp". */
 export function formatInterval(
   low: number | null | undefined,
   high: number | null | undefined,
 ): string {
-  if (low === null || low === undefined || high === null || high === undefined) return '—';
-  return `[${formatUplift(low)}, ${formatUplift(high)}]`;
+  const from = signedPoints(low);
+  const to = signedPoints(high);
+  return from === null || to === null ? '—' : `[${from}, ${to}] pp`;
+}
+
+/** One decimal of percentage points, with a true minus sign; null when not a number. */
+function signedPoints(value: number | null | undefined): string | null {
+  if (value === null || value === undefined || !Number.isFinite(value)) return null;
+  const points = Math.abs(value * 100).toFixed(1);
+  if (points === '0.0') return '0.0';
+  return value > 0 ? `+${points}` : `−${points}`;
 }
 
 export function formatPValue(value: number | null | undefined): string {

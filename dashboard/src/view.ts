@@ -141,7 +141,7 @@ export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): vo
     .filter((b) => b.counts.entries > 0 || b.counts.conversions > 0 || b.counts.sent > 0)
     .slice(-45);
   if (days.length === 0) {
-    container.replaceChildren();
+    container.replaceChildren(el('p', { class: 'muted' }, 'Nothing counted yet.'));
     return;
   }
   const highest = Math.max(1, ...days.map((d) => d.counts.entries));
@@ -152,7 +152,7 @@ export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): vo
       el('span', { class: 'swatch swatch-entries' }),
       'entries ',
       el('span', { class: 'swatch swatch-conversions' }),
-      'conversions per day',
+      'conversions',
     ),
     el(
       'div',
@@ -177,7 +177,7 @@ export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): vo
       'div',
       { class: 'daily-axis muted small' },
       el('span', {}, days[0].start.slice(0, 10)),
-      el('span', {}, days[days.length - 1].start.slice(0, 10)),
+      days.length > 1 && el('span', {}, days[days.length - 1].start.slice(0, 10)),
     ),
   );
 }
