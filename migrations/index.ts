@@ -1,6 +1,7 @@
 import { InitialSchema1764770000000 } from './1764770000000-initial-schema';
 import { TriggerEngine1764800000000 } from './1764800000000-trigger-engine';
 import { Sequences1764900000000 } from './1764900000000-sequences';
+import { Metrics1765000000000 } from './1765000000000-metrics';
 import { Experiments1765200000000 } from './1765200000000-experiments';
 
 /** Every migration, in order. Shipped migrations are never edited; add a new one. */
@@ -8,5 +9,6 @@ export const migrations = [
   InitialSchema1764770000000,
   TriggerEngine1764800000000,
   Sequences1764900000000,
+  Metrics1765000000000,
   Experiments1765200000000,
 ];

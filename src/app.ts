@@ -33,6 +33,9 @@ import { BehaviorImpactService } from './engine/impact/behavior-impact.service';
 import { TemplatePreviewService } from './engine/channels/template-preview.service';
 import { ConsentService } from './engine/consent/consent.service';
 import { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import { MetricsService } from './engine/metrics/metrics.service';
+import { MetricsFeed } from './engine/metrics/metrics-feed';
+import { MetricsCompactor } from './engine/metrics/metrics-compactor';
 import { ExperimentService } from './engine/experiments/experiment.service';
 import { EngagementService } from './engine/engagement/engagement.service';
 import { MemoryTimerIndex } from './engine/timers/memory-timer-index';
@@ -186,6 +189,13 @@ export async function startNudge(
     const reactions = new ReactionRunner(db, applier, timers);
 
     const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
+    const metricsService = new MetricsService(db);
+    const metricsFeed = new MetricsFeed(
+      metricsService,
+      { pollMs: 250, minGapMs: 1_000, nowMs: () => clock.nowMs() },
+      log,
+    );
+    closers.push(async () => metricsFeed.close());
     const triggers = new TriggerService(db, clock, bus, catalog);
     const services: Services = {
       tenants: new TenantService(db, apiKeys, outbound),
@@ -200,6 +210,8 @@ export async function startNudge(
       templates: new TemplatePreviewService(db, clock),
       consents: new ConsentService(db, clock, config.maxFutureSkewMs),
       pushSubscriptions: new PushSubscriptionService(db, clock, outbound),
+      metrics: metricsService,
+      metricsFeed,
       behaviorImpact: new BehaviorImpactService(db, clock),
       experiments: new ExperimentService(db, clock, triggers),
     };
@@ -219,6 +231,9 @@ export async function startNudge(
     if (config.role !== 'api') {
       timers.start();
       closers.push(() => timers.stop());
+      const compactor = new MetricsCompactor(db, 5_000, log);
+      compactor.start();
+      closers.push(() => compactor.stop());
     }
 
     const schema = await buildNudgeSchema(pubSub);

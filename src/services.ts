@@ -10,6 +10,8 @@ import type { SimulationService } from './engine/simulation/simulation.service';
 import type { TemplatePreviewService } from './engine/channels/template-preview.service';
 import type { ConsentService } from './engine/consent/consent.service';
 import type { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import type { MetricsService } from './engine/metrics/metrics.service';
+import type { MetricsFeed } from './engine/metrics/metrics-feed';
 import type { BehaviorImpactService } from './engine/impact/behavior-impact.service';
 import type { ExperimentService } from './engine/experiments/experiment.service';
 
@@ -27,6 +29,8 @@ export interface Services {
   templates: TemplatePreviewService;
   consents: ConsentService;
   pushSubscriptions: PushSubscriptionService;
+  metrics: MetricsService;
+  metricsFeed: MetricsFeed;
   behaviorImpact: BehaviorImpactService;
   experiments: ExperimentService;
 }

@@ -7,6 +7,7 @@ import { ConsentResolver } from '../resolvers/consent.resolver';
 import { CustomerResolver } from '../resolvers/customer.resolver';
 import { ExperimentResolver } from '../resolvers/experiment.resolver';
 import { MessageResolver } from '../resolvers/message.resolver';
+import { MetricsResolver } from '../resolvers/metrics.resolver';
 import { OperatorResolver } from '../resolvers/operator.resolver';
 import { TemplateResolver } from '../resolvers/template.resolver';
 import { TenantResolver } from '../resolvers/tenant.resolver';
@@ -25,6 +26,7 @@ export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
       MessageResolver,
       TemplateResolver,
       ConsentResolver,
+      MetricsResolver,
       BehaviorImpactResolver,
       ExperimentResolver,
     ],
