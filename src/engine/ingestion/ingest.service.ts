@@ -3,6 +3,7 @@ import type { Clock } from '../../clock';
 import { BadInputError, ConflictError, ErrorCode, InputProblem } from '../../errors';
 import { Tx, rows } from '../../platform/database';
 import type { TenantContext } from '../../tenancy/tenant-context';
+import { batchDecisions } from '../decisions/decision-log';
 import { Effects } from '../sequences/effects';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
 import type { ReactionRunner } from '../sequences/reaction-runner';
@@ -182,38 +183,43 @@ export class IngestService {
       items.map((i) => i.ref),
       new Date(nowMs),
     );
-    const ids = await rows<{ id: string }>(
-      tx,
-      `SELECT nextval(pg_get_serial_sequence('events',
-         'id'))::text AS id FROM generate_series(1, $1)`,
-      [items.length],
-    );
-    // Insert in messageId order: two batches sharing ids take their locks in the same order
-    // and cannot deadlock on them. Reactions below still follow the input order.
+    // Ids are drawn in input order; rows are inserted in messageId order, so two batches
+    // sharing ids take their locks in the same order and cannot deadlock on them. One
+    // statement: the ids, the insert, and which rows it stored.
     const order = items.map((_, k) => k).sort((a, b) => byMessageId(items[a], items[b]));
-    const inserted = await rows<{ id: string }>(
+    const rank = new Array<number>(items.length);
+    order.forEach((k, r) => (rank[k] = r));
+    const ids = await rows<{ id: string; inserted: boolean }>(
       tx,
-      `INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at,
-         received_at, message_id, payload_hash)
-       SELECT id, $1, customer_id, name, properties, occurred_at, $2, message_id, payload_hash
-       FROM unnest($3::bigint[], $4::uuid[], $5::text[], $6::jsonb[], $7::timestamptz[],
-         $8::text[], $9::text[])
-         AS x(id, customer_id, name, properties, occurred_at, message_id, payload_hash)
-       ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
-       RETURNING id::text AS id`,
+      `WITH x AS (
+         SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, u.*
+         FROM (SELECT * FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::timestamptz[],
+           $7::text[], $8::text[], $9::int[]) WITH ORDINALITY
+           AS v(customer_id, name, properties, occurred_at, message_id, payload_hash, rank, n)
+           ORDER BY n) u
+       ), stored AS (
+         INSERT INTO events (id, tenant_id, customer_id, name, properties, occurred_at,
+           received_at, message_id, payload_hash)
+         SELECT id, $1, customer_id, name, properties, occurred_at, $2, message_id, payload_hash
+         FROM x ORDER BY rank
+         ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+         RETURNING id
+       )
+       SELECT x.id::text AS id, stored.id IS NOT NULL AS inserted
+       FROM x LEFT JOIN stored ON stored.id = x.id ORDER BY x.n`,
       [
         tenantId,
         new Date(nowMs),
-        order.map((k) => ids[k].id),
-        order.map((k) => customers.get(refKey(items[k].ref))!.id),
-        order.map((k) => items[k].name),
-        order.map((k) => JSON.stringify(items[k].properties)),
-        order.map((k) => new Date(items[k].occurredAtMs)),
-        order.map((k) => items[k].messageId),
-        order.map((k) => items[k].payloadHash),
+        items.map((i) => customers.get(refKey(i.ref))!.id),
+        items.map((i) => i.name),
+        items.map((i) => JSON.stringify(i.properties)),
+        items.map((i) => new Date(i.occurredAtMs)),
+        items.map((i) => i.messageId),
+        items.map((i) => i.payloadHash),
+        rank,
       ],
     );
-    const insertedIds = new Set(inserted.map((r) => r.id));
+    const insertedIds = new Set(ids.filter((r) => r.inserted).map((r) => r.id));
 
     const skipped = items.filter((_, k) => !insertedIds.has(ids[k].id));
     const existing = new Map<string, { id: string; payload_hash: string }>();
@@ -227,45 +233,48 @@ export class IngestService {
       for (const row of found) existing.set(row.message_id, row);
     }
 
-    // A merge may have completed the data a held entry waited for.
-    for (const customer of merged) {
-      await this.enrollments.onCustomersMerged(tx, tenantId, customer, nowMs, effects);
-      await this.enrollments.onCustomerChanged(tx, tenantId, customer, nowMs, effects);
-    }
-    for (let k = 0; k < items.length; k++) {
-      const item = items[k];
-      const eventId = ids[k].id;
-      if (insertedIds.has(eventId)) {
-        results[item.index] = { index: item.index, status: 'accepted', eventId };
-        await this.enrollments.onEvent(
-          tx,
-          tenantId,
-          {
-            id: eventId,
-            name: item.name,
-            properties: item.properties,
-            occurredAtMs: item.occurredAtMs,
-            customer: customers.get(refKey(item.ref))!,
-          },
-          nowMs,
-          effects,
-        );
-        continue;
+    // Every decision of the call goes into one statement, before the transaction commits.
+    await batchDecisions(tx, tenantId, async () => {
+      // A merge may have completed the data a held entry waited for.
+      for (const customer of merged) {
+        await this.enrollments.onCustomersMerged(tx, tenantId, customer, nowMs, effects);
+        await this.enrollments.onCustomerChanged(tx, tenantId, customer, nowMs, effects);
       }
-      const original = existing.get(item.messageId!)!;
-      results[item.index] =
-        original.payload_hash === item.payloadHash
-          ? { index: item.index, status: 'duplicate', eventId: original.id }
-          : {
-              index: item.index,
-              status: 'rejected',
-              code: ErrorCode.CONFLICT,
-              field: `events.${item.index}.messageId`,
-              message:
-                `events.${item.index}.messageId: "${item.messageId}" was already used for a ` +
-                'different event; a retry must repeat the original payload',
-            };
-    }
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k];
+        const eventId = ids[k].id;
+        if (insertedIds.has(eventId)) {
+          results[item.index] = { index: item.index, status: 'accepted', eventId };
+          await this.enrollments.onEvent(
+            tx,
+            tenantId,
+            {
+              id: eventId,
+              name: item.name,
+              properties: item.properties,
+              occurredAtMs: item.occurredAtMs,
+              customer: customers.get(refKey(item.ref))!,
+            },
+            nowMs,
+            effects,
+          );
+          continue;
+        }
+        const original = existing.get(item.messageId!)!;
+        results[item.index] =
+          original.payload_hash === item.payloadHash
+            ? { index: item.index, status: 'duplicate', eventId: original.id }
+            : {
+                index: item.index,
+                status: 'rejected',
+                code: ErrorCode.CONFLICT,
+                field: `events.${item.index}.messageId`,
+                message:
+                  `events.${item.index}.messageId: "${item.messageId}" was already used for a ` +
+                  'different event; a retry must repeat the original payload',
+              };
+      }
+    });
   }
 }
 
