@@ -1,6 +1,11 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { migrations } from '../../migrations';
 import { BadInputError } from '../errors';
+import { isUuid } from '../validation';
+
+/** Sets the tenant for row-level security and the restricted role, for this transaction. */
+const TENANT_CONTEXT =
+  "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)";
 
 /** A transaction-bound query runner. Engine code takes this, never the DataSource. */
 export type Tx = EntityManager;
@@ -56,19 +61,49 @@ export class Database {
     work: (tx: Tx) => Promise<T>,
     options: { isolation?: 'READ COMMITTED' | 'REPEATABLE READ' } = {},
   ): Promise<T> {
+    const isolation = options.isolation ?? 'READ COMMITTED';
     try {
-      return await this.dataSource.transaction(
-        options.isolation ?? 'READ COMMITTED',
-        async (tx) => {
-          await tx.query(
-            "SELECT set_config('nudge.tenant_id', $1, true), set_config('role', 'nudge_app', true)",
-            [tenantId],
-          );
+      if (!isUuid(tenantId)) {
+        return await this.dataSource.transaction(isolation, async (tx) => {
+          await tx.query(TENANT_CONTEXT, [tenantId]);
           return work(tx);
-        },
-      );
+        });
+      }
+      return await this.inTenantTransaction(tenantId, isolation, work);
     } catch (err) {
       throw translateDatabaseError(err);
+    }
+  }
+
+  /**
+   * What TypeORM's `transaction` does, with the begin, the isolation level and the tenant
+   * context sent as one simple-protocol message instead of three round trips. The tenant id
+   * is inlined, so it must be a UUID (checked by the caller).
+   */
+  private async inTenantTransaction<T>(
+    tenantId: string,
+    isolation: 'READ COMMITTED' | 'REPEATABLE READ',
+    work: (tx: Tx) => Promise<T>,
+  ): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.query(
+        `START TRANSACTION ISOLATION LEVEL ${isolation}; ` +
+          TENANT_CONTEXT.replace('$1', `'${tenantId}'`),
+      );
+      // TypeORM's own bookkeeping, as `startTransaction` would leave it, so that its commit,
+      // rollback and anything that nests a transaction behave as usual.
+      Object.assign(runner, { isTransactionActive: true, transactionDepth: 1 });
+      try {
+        const value = await work(runner.manager);
+        await runner.commitTransaction();
+        return value;
+      } catch (err) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await runner.release();
     }
   }
 
