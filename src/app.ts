@@ -265,9 +265,11 @@ export async function startNudge(
       config.port,
     );
     closers.push(() => http.stop());
-    await bus.subscribe(API_KEY_REVOKED, (payload) =>
-      http.closeConnectionsOfKey((payload as { apiKeyId: string }).apiKeyId),
-    );
+    await bus.subscribe(API_KEY_REVOKED, (payload) => {
+      const { apiKeyId } = payload as { apiKeyId: string };
+      apiKeys.forget(apiKeyId);
+      http.closeConnectionsOfKey(apiKeyId);
+    });
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host}:${port}/graphql`;

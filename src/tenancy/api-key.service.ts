@@ -35,6 +35,15 @@ interface ApiKeyRow {
   revoked_at: Date | null;
 }
 
+/** How long a looked-up key is trusted without asking PostgreSQL again (a backstop: see below). */
+const KEY_CACHE_TTL_MS = 5_000;
+const MAX_CACHED_KEYS = 10_000;
+
+interface CachedKey {
+  row: Pick<ApiKeyRow, 'id' | 'tenant_id' | 'key_hash' | 'scopes'>;
+  expiresAtMs: number;
+}
+
 const toView = (r: ApiKeyRow): ApiKeyView => ({
   id: r.id,
   name: r.name,
@@ -44,8 +53,20 @@ const toView = (r: ApiKeyRow): ApiKeyView => ({
   revokedAt: r.revoked_at,
 });
 
-/** API keys: secrets shown once, stored as HMAC-SHA-256 with the server pepper, revocable. */
+/**
+ * API keys: secrets shown once, stored as HMAC-SHA-256 with the server pepper, revocable.
+ *
+ * Authentication keeps active keys in memory by prefix for a few seconds, so a busy client
+ * does not cost a PostgreSQL round trip per request; the presented secret is still compared
+ * with the stored hash every time. A revocation drops the key here before `revoke` returns,
+ * and on every other instance when the bus delivers API_KEY_REVOKED (`forget`); the short
+ * lifetime only bounds a lost bus message.
+ */
 export class ApiKeyService {
+  private readonly cache = new Map<string, CachedKey>();
+  /** Bumped by `forget`: a lookup that was under way when a key was revoked is not cached. */
+  private revocations = 0;
+
   constructor(
     private readonly db: Database,
     private readonly pepper: string,
@@ -118,6 +139,7 @@ export class ApiKeyService {
       return revoked;
     });
     if (!row) throw new NotFoundError('api key', 'id');
+    this.forget(row.id);
     await this.bus.publish(API_KEY_REVOKED, { apiKeyId: row.id });
     return toView(row);
   }
@@ -139,12 +161,35 @@ export class ApiKeyService {
   async authenticate(secret: string): Promise<AuthenticatedKey | null> {
     const prefix = prefixOf(secret);
     if (!prefix) return null;
-    const [row] = (await this.db.dataSource.query(
-      `SELECT id, tenant_id, key_hash, scopes FROM api_keys
-       WHERE prefix = $1 AND revoked_at IS NULL`,
-      [prefix],
-    )) as ApiKeyRow[];
-    if (!row || !safeEqual(row.key_hash, hashSecret(this.pepper, secret))) return null;
-    return { tenantId: row.tenant_id, apiKeyId: row.id, scopes: row.scopes };
+    const nowMs = Date.now();
+    let row = this.cache.get(prefix);
+    if (!row || row.expiresAtMs <= nowMs) {
+      const revocations = this.revocations;
+      const [found] = (await this.db.dataSource.query(
+        `SELECT id, tenant_id, key_hash, scopes FROM api_keys
+         WHERE prefix = $1 AND revoked_at IS NULL`,
+        [prefix],
+      )) as ApiKeyRow[];
+      if (!found) {
+        this.cache.delete(prefix);
+        return null;
+      }
+      row = { row: found, expiresAtMs: nowMs + KEY_CACHE_TTL_MS };
+      if (revocations === this.revocations) {
+        if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
+        this.cache.set(prefix, row);
+      }
+    }
+    const key = row.row;
+    if (!safeEqual(key.key_hash, hashSecret(this.pepper, secret))) return null;
+    return { tenantId: key.tenant_id, apiKeyId: key.id, scopes: key.scopes };
+  }
+
+  /** Drops a revoked key from this instance's cache (called on API_KEY_REVOKED). */
+  forget(apiKeyId: string): void {
+    this.revocations++;
+    for (const [prefix, cached] of this.cache) {
+      if (cached.row.id === apiKeyId) this.cache.delete(prefix);
+    }
   }
 }
