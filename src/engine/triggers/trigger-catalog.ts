@@ -37,11 +37,17 @@ const MAX_CACHED_VERSIONS = 10_000;
 export class TriggerCatalog {
   private readonly tenants = new Map<string, TenantTriggerIndex>();
   private readonly versions = new Map<string, CompiledTrigger>();
+  /**
+   * Bumped by every `invalidate`: an index whose load began before a change was announced
+   * serves its own transaction but is not cached, or it would outlive the change.
+   */
+  private generation = 0;
 
   /** The tenant's index, loaded inside the caller's tenant transaction on a miss. */
   async forTenant(tx: Tx, tenantId: string): Promise<TenantTriggerIndex> {
     const cached = this.tenants.get(tenantId);
     if (cached) return cached;
+    const generation = this.generation;
 
     const active = await rows<{
       id: string;
@@ -71,7 +77,7 @@ export class TriggerCatalog {
       [tenantId],
     );
     for (const goal of goals) push(index.goalWatchers, goal.event, goal.trigger_id);
-    this.tenants.set(tenantId, index);
+    if (generation === this.generation) this.tenants.set(tenantId, index);
     return index;
   }
 
@@ -99,6 +105,7 @@ export class TriggerCatalog {
    * which a rename changes without a new version).
    */
   invalidate(tenantId: string, triggerId?: string): void {
+    this.generation++;
     this.tenants.delete(tenantId);
     if (!triggerId) return;
     for (const key of this.versions.keys()) {
