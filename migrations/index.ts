@@ -2,6 +2,7 @@ import { InitialSchema1764770000000 } from './1764770000000-initial-schema';
 import { TriggerEngine1764800000000 } from './1764800000000-trigger-engine';
 import { Sequences1764900000000 } from './1764900000000-sequences';
 import { Metrics1765000000000 } from './1765000000000-metrics';
+import { MetricAlerts1765100000000 } from './1765100000000-metric-alerts';
 import { Experiments1765200000000 } from './1765200000000-experiments';
 
 /** Every migration, in order. Shipped migrations are never edited; add a new one. */
@@ -10,5 +11,6 @@ export const migrations = [
   TriggerEngine1764800000000,
   Sequences1764900000000,
   Metrics1765000000000,
+  MetricAlerts1765100000000,
   Experiments1765200000000,
 ];

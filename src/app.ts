@@ -48,6 +48,18 @@ import { buildNudgeSchema } from './schema/build-schema';
 import { TRIGGER_FIRED_TOPIC } from './resolvers/trigger.resolver';
 import { Authenticator } from './server/authenticator';
 import { startHttpServer } from './server/http-server';
+import { HttpMetrics } from './server/metrics-route';
+import { OperatorMetrics } from './platform/operator-metrics';
+import {
+  instrumentIngest,
+  instrumentTimerIndex,
+  instrumentTimerProcessor,
+  pendingTimerCount,
+  timedAdapter,
+} from './platform/instrumentation';
+import { startMetricAlerts, type MetricAlerts } from './engine/alerts/metric-alerts.module';
+import { METRIC_ALERT } from './engine/alerts/alert-evaluator';
+import { METRIC_ALERT_TOPIC } from './resolvers/alert.resolver';
 import type { Services } from './services';
 
 export interface StartOptions {
@@ -72,6 +84,10 @@ export interface Nudge {
   timerIndex: TimerIndex;
   /** True when running on embedded PostgreSQL and/or in-process Redis stand-ins. */
   isTrial: boolean;
+  /** Metric alerts (issue #5): `settled()` waits for pending evaluations and webhooks. */
+  alerts: MetricAlerts;
+  /** The operator's Prometheus registry behind `GET /metrics`. */
+  metrics: OperatorMetrics;
   stop(): Promise<void>;
 }
 
@@ -149,6 +165,7 @@ export async function startNudge(
     const outboxDir = path.resolve(config.dataDir, 'outbox');
     const timeoutMs = config.providerTimeoutMs;
     const outbound = new OutboundGuard(config.outboundPrivate, options.outboundResolver);
+    const metrics = new OperatorMetrics(() => pendingTimerCount(db));
     const channels =
       options.channels ??
       buildChannelAdapters({
@@ -162,7 +179,7 @@ export async function startNudge(
     const delivery = new DeliveryService(
       db,
       clock,
-      channels,
+      channels.map((adapter) => timedAdapter(adapter, metrics)),
       timerIndex,
       { publicUrl: config.publicUrl, providerTimeoutMs: config.providerTimeoutMs },
       log,
@@ -173,6 +190,8 @@ export async function startNudge(
     const applier = new EffectsApplier(timerIndex, deliveries, bus, log, clock.kind === 'manual');
     const watchdog = new DeliveryWatchdog(delivery.idempotentChannels());
     const processor = new TimerProcessor(db, clock, enrollments, steps, watchdog, applier, log);
+    instrumentTimerIndex(timerIndex, metrics);
+    instrumentTimerProcessor(processor, metrics);
     const timers = new TimerRunner(
       db,
       timerIndex,
@@ -189,6 +208,17 @@ export async function startNudge(
     const reactions = new ReactionRunner(db, applier, timers);
 
     const apiKeys = new ApiKeyService(db, config.keyPepper, bus);
+    const alerts = await startMetricAlerts({
+      db,
+      clock,
+      bus,
+      outbound,
+      log,
+      listenUrl: embedded ? null : config.databaseUrl,
+      isEvaluating: config.role !== 'api',
+      webhookTimeoutMs: timeoutMs,
+    });
+    closers.push(() => alerts.close());
     const metricsService = new MetricsService(db);
     const metricsFeed = new MetricsFeed(
       metricsService,
@@ -213,8 +243,11 @@ export async function startNudge(
       metrics: metricsService,
       metricsFeed,
       behaviorImpact: new BehaviorImpactService(db, clock),
+      alerts: alerts.service,
       experiments: new ExperimentService(db, clock, triggers),
     };
+
+    instrumentIngest(services.ingest, metrics);
 
     const pubSub = createPubSub();
     await bus.subscribe(TRIGGERS_CHANGED, (payload) => {
@@ -224,6 +257,9 @@ export async function startNudge(
     await bus.subscribe(TRIGGER_FIRED, (payload) => {
       const firing = payload as Firing;
       pubSub.publish(TRIGGER_FIRED_TOPIC, firing.tenantId, firing);
+    });
+    await bus.subscribe(METRIC_ALERT, (payload) => {
+      pubSub.publish(METRIC_ALERT_TOPIC, (payload as { tenantId: string }).tenantId, payload);
     });
 
     const indexed = await timers.rebuildIndex();
@@ -249,6 +285,7 @@ export async function startNudge(
           publicUrl: config.publicUrl,
           smsAuthToken: config.sms?.authToken ?? null,
         },
+        metrics: new HttpMetrics(metrics, config.metricsToken ?? config.operatorToken),
         health: async () => {
           await db.ping();
           if (redis) await redis.ping();
@@ -288,6 +325,8 @@ export async function startNudge(
       timers,
       timerIndex,
       isTrial,
+      alerts,
+      metrics,
       stop: closeAll,
     };
   } catch (err) {

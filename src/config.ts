@@ -12,6 +12,8 @@ export interface Config {
   host: string;
   port: number;
   operatorToken: string;
+  /** Bearer token for `GET /metrics`; `null`: the operator token opens it. */
+  metricsToken: string | null;
   clock: 'system' | 'manual';
   smtpUrl: string | null;
   emailFrom: string;
@@ -137,6 +139,11 @@ const envSchema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || v.length >= 16, 'at least 16 characters'),
+  NUDGE_METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || v.length >= 16, 'at least 16 characters'),
   NUDGE_CLOCK: z.enum(['system', 'manual'], { message: 'system or manual' }).default('system'),
   SMTP_URL: optionalUrl(['smtp', 'smtps']),
   NUDGE_EMAIL_FROM: z.string().default('Nudge <nudge@localhost>'),
@@ -258,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     host: e.HOST,
     port: e.PORT,
     operatorToken: e.NUDGE_OPERATOR_TOKEN ?? TRIAL_OPERATOR_TOKEN,
+    metricsToken: e.NUDGE_METRICS_TOKEN ?? null,
     clock: e.NUDGE_CLOCK,
     smtpUrl: e.SMTP_URL ?? null,
     emailFrom: e.NUDGE_EMAIL_FROM,

@@ -10,6 +10,7 @@ import type { SimulationService } from './engine/simulation/simulation.service';
 import type { TemplatePreviewService } from './engine/channels/template-preview.service';
 import type { ConsentService } from './engine/consent/consent.service';
 import type { PushSubscriptionService } from './engine/consent/push-subscription.service';
+import type { MetricAlertService } from './engine/alerts/metric-alert.service';
 import type { MetricsService } from './engine/metrics/metrics.service';
 import type { MetricsFeed } from './engine/metrics/metrics-feed';
 import type { BehaviorImpactService } from './engine/impact/behavior-impact.service';
@@ -29,6 +30,7 @@ export interface Services {
   templates: TemplatePreviewService;
   consents: ConsentService;
   pushSubscriptions: PushSubscriptionService;
+  alerts: MetricAlertService;
   metrics: MetricsService;
   metricsFeed: MetricsFeed;
   behaviorImpact: BehaviorImpactService;

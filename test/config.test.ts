@@ -35,6 +35,7 @@ describe('config', () => {
         host: '127.0.0.1',
         port: 4000,
         operatorToken: TRIAL_OPERATOR_TOKEN,
+        metricsToken: null,
         clock: 'system',
         smtpUrl: null,
         emailFrom: 'Nudge <nudge@localhost>',

@@ -1,6 +1,7 @@
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { PubSub } from 'type-graphql';
+import { AlertResolver } from '../resolvers/alert.resolver';
 import { authChecker } from '../resolvers/auth-checker';
 import { BehaviorImpactResolver } from '../resolvers/behavior-impact.resolver';
 import { ConsentResolver } from '../resolvers/consent.resolver';
@@ -26,6 +27,7 @@ export function buildNudgeSchema(pubSub: PubSub): Promise<GraphQLSchema> {
       MessageResolver,
       TemplateResolver,
       ConsentResolver,
+      AlertResolver,
       MetricsResolver,
       BehaviorImpactResolver,
       ExperimentResolver,

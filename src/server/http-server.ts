@@ -169,7 +169,7 @@ export async function startHttpServer(
   server.on('request', (req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
-    options.metrics?.time(req, res);
+    options.metrics?.time(req, res, requestId);
     handle(req, res, requestId).catch((err) => {
       log.error({ requestId, err }, 'request failed');
       if (!res.headersSent)
@@ -239,7 +239,6 @@ export async function startHttpServer(
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
       context: async () => context,
     });
-    options.metrics?.noteGraphQL(res, context);
     for (const [key, value] of result.headers) res.setHeader(key, value);
     res.statusCode = result.status ?? 200;
     if (result.body.kind === 'complete') {

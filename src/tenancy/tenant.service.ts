@@ -1,6 +1,7 @@
 import { findUnstorableText } from '../validation';
 import { BadInputError, checkedAt, NotFoundError } from '../errors';
 import type { OutboundGuard } from '../engine/channels/outbound-guard';
+import { checkWebhookUrl } from '../engine/channels/webhook-url';
 import { Database, rows } from '../platform/database';
 import { ApiKeyService, ApiKeyView } from './api-key.service';
 import type { TenantContext } from './tenant-context';
@@ -101,7 +102,7 @@ export class TenantService {
     const webhookUrl =
       input.webhookUrl == null || clearWebhook
         ? null
-        : checkWebhookUrl(input.webhookUrl, this.outbound);
+        : checkWebhookUrl(input.webhookUrl, this.outbound, 'input.webhookUrl');
     const [row] = (await this.db.withTenant(ctx.tenantId, (tx) =>
       rows(
         tx,
@@ -146,30 +147,4 @@ export class TenantService {
 /** Standard Webhooks secret format: `whsec_` + base64 of 24 random bytes. */
 function newWebhookSecret(): string {
   return `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
-}
-
-function checkWebhookUrl(url: string, outbound: OutboundGuard): string {
-  if (url.length > 2048)
-    throw new BadInputError('input.webhookUrl', 'longer than 2,048 characters');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new BadInputError('input.webhookUrl', 'expected an absolute http(s) URL');
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new BadInputError('input.webhookUrl', 'expected an http or https URL');
-  }
-  if (parsed.username || parsed.password) {
-    throw new BadInputError(
-      'input.webhookUrl',
-      'must not contain credentials; requests are signed instead',
-    );
-  }
-  // Names are resolved and checked again on every send (DNS may change in between).
-  const refusal = outbound.refusalForHost(parsed.hostname);
-  if (refusal) {
-    throw new BadInputError('input.webhookUrl', `${refusal}; webhooks go to public addresses only`);
-  }
-  return parsed.toString();
 }

@@ -7,6 +7,8 @@ export interface ReceivedHook {
   webhookId: string;
   receivedAtMs: number;
   body: string;
+  /** The request's headers (Standard Webhooks signature headers among them). */
+  headers: http.IncomingHttpHeaders;
 }
 
 /**
@@ -21,6 +23,8 @@ export class WebhookReceiver {
   url = '';
   /** The status every request is answered with (set it to make the endpoint fail). */
   status = 204;
+  /** Statuses for the next requests, in order, before falling back to `status`. */
+  nextStatuses: number[] = [];
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => {
@@ -33,8 +37,9 @@ export class WebhookReceiver {
           webhookId,
           receivedAtMs: Date.now(),
           body: Buffer.concat(chunks).toString('utf8'),
+          headers: req.headers,
         });
-        res.statusCode = this.status;
+        res.statusCode = this.nextStatuses.shift() ?? this.status;
         res.end();
       });
     });

@@ -1,0 +1,337 @@
+import { Webhook } from 'standardwebhooks';
+import { startTestNudge, type TestNudge } from './support/harness';
+import { collect, createApiKey, expectGraphQLError, wsClient } from './support/graphql-helpers';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+const ALERT_FIELDS = `id triggerId metric comparison threshold overLastSends webhookUrl state
+  lastValue lastSends`;
+const EVENT_SUBSCRIPTION = `subscription($t: ID) { metricAlert(triggerId: $t) {
+  alert { id metric comparison threshold overLastSends state } triggerId value sends state at } }`;
+
+interface AlertEvent {
+  metricAlert: {
+    alert: { id: string; state: string; overLastSends: number };
+    triggerId: string | null;
+    value: number;
+    sends: number;
+    state: 'FIRING' | 'RESOLVED';
+    at: string;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until the instances have evaluated what the last sends notified and sent their
+ * webhooks: notifications arrive asynchronously (PostgreSQL NOTIFY at commit), so settle a
+ * few rounds.
+ */
+async function quiesce(...instances: TestNudge[]): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    await sleep(80);
+    await Promise.all(instances.map((i) => i.nudge.alerts.settled()));
+  }
+}
+
+describe('metric alerts (issue #5): raised once per crossing, on the subscription and signed', () => {
+  let t: TestNudge;
+  let steps: WebhookReceiver;
+  let alerts: WebhookReceiver;
+  let customer = 0;
+
+  beforeAll(async () => {
+    t = await startTestNudge();
+    steps = new WebhookReceiver();
+    alerts = new WebhookReceiver();
+    await steps.start();
+    await alerts.start();
+  });
+  afterAll(async () => {
+    await t.stop();
+    await steps.stop();
+    await alerts.stop();
+  });
+
+  /** A tenant whose one trigger sends a WEBHOOK step to `steps` at entry. */
+  async function tenantWithTrigger(name: string) {
+    const tenant = await t.createTenant(name);
+    await t.ok(
+      tenant.secret,
+      `mutation($u: String!) { updateTenantSettings(input: { webhookUrl: $u }) { webhookUrl } }`,
+      { u: steps.url },
+    );
+    const rotated = await t.ok(tenant.secret, `mutation { rotateWebhookSecret { secret } }`);
+    const created = await t.ok(
+      tenant.secret,
+      `mutation($i: CreateTriggerInput!) { createTrigger(input: $i) { id } }`,
+      {
+        i: {
+          name: 'signup hook',
+          event: 'signed_up',
+          steps: [{ channel: 'WEBHOOK', template: { body: 'hi {{ customer.externalId }}' } }],
+        },
+      },
+    );
+    return {
+      ...tenant,
+      signingSecret: rotated.rotateWebhookSecret.secret as string,
+      triggerId: created.createTrigger.id as string,
+    };
+  }
+
+  /** One customer enters: one WEBHOOK send, answered with `status` (400 = FAILED). */
+  async function send(secret: string, status: number): Promise<void> {
+    steps.status = status;
+    await t.ok(
+      secret,
+      `mutation($c: String!) { track(input: { customerExternalId: $c, event: "signed_up" }) { eventId } }`,
+      { c: `c-${++customer}` },
+    );
+  }
+
+  async function alertOf(secret: string, id: string) {
+    const data = await t.ok(secret, `query { metricAlerts { ${ALERT_FIELDS} } }`);
+    return (data.metricAlerts as Array<Record<string, any>>).find((a) => a.id === id)!;
+  }
+
+  it('FIRING once when the failure rate crosses, RESOLVED once when it recovers, nothing before N sends', async () => {
+    await t.setClock('2026-03-01T08:00:00Z');
+    const shop = await tenantWithTrigger('alerts-shop');
+    const other = await tenantWithTrigger('alerts-other');
+    const created = await t.ok(
+      shop.secret,
+      `mutation($i: CreateMetricAlertInput!) { createMetricAlert(input: $i) { ${ALERT_FIELDS} } }`,
+      {
+        i: {
+          triggerId: shop.triggerId,
+          metric: 'FAILURE_RATE',
+          comparison: 'ABOVE',
+          threshold: 0.5,
+          overLastSends: 4,
+          webhookUrl: alerts.url,
+        },
+      },
+    );
+    const alert = created.createMetricAlert;
+    expect(alert).toMatchObject({ state: 'OK', overLastSends: 4, webhookUrl: alerts.url });
+
+    const shopClient = wsClient(t, shop.secret);
+    const otherClient = wsClient(t, other.secret);
+    const seen = collect<AlertEvent>(shopClient, EVENT_SUBSCRIPTION, { t: shop.triggerId });
+    const seenAll = collect<AlertEvent>(shopClient, EVENT_SUBSCRIPTION, {});
+    const seenByOther = collect<AlertEvent>(otherClient, EVENT_SUBSCRIPTION, {});
+    await sleep(200);
+    try {
+      // Three failures: a failure rate of 100 %, but only 3 of the 4 sends the alert needs.
+      for (let i = 0; i < 3; i++) await send(shop.secret, 400);
+      await quiesce(t);
+      expect(await alertOf(shop.secret, alert.id)).toMatchObject({
+        state: 'OK',
+        lastSends: 3,
+        lastValue: 1,
+      });
+      expect(seen.items).toHaveLength(0);
+      expect(alerts.received).toHaveLength(0);
+
+      // The fourth failure crosses; two more keep it above: still one FIRING.
+      for (let i = 0; i < 3; i++) await send(shop.secret, 400);
+      const firing = await seen.waitFor((e) => e.metricAlert.state === 'FIRING');
+      await quiesce(t);
+      expect(firing.metricAlert).toMatchObject({
+        triggerId: shop.triggerId,
+        value: 1,
+        sends: 4,
+        alert: { id: alert.id, state: 'FIRING', overLastSends: 4 },
+      });
+      expect(new Date(firing.metricAlert.at).toISOString()).toBe('2026-03-01T08:00:00.000Z');
+      expect(seen.items).toHaveLength(1);
+      expect(seenAll.items).toHaveLength(1);
+      expect((await alertOf(shop.secret, alert.id)).state).toBe('FIRING');
+
+      // The webhook: one event, signed with the tenant's secret, verifiable with stock code.
+      expect(alerts.received).toHaveLength(1);
+      const hook = alerts.received[0];
+      const payload = new Webhook(shop.signingSecret).verify(hook.body, {
+        'webhook-id': String(hook.headers['webhook-id']),
+        'webhook-timestamp': String(hook.headers['webhook-timestamp']),
+        'webhook-signature': String(hook.headers['webhook-signature']),
+      }) as Record<string, any>;
+      expect(payload).toMatchObject({
+        type: 'metric_alert.firing',
+        id: `${alert.id}:1`,
+        state: 'FIRING',
+        triggerId: shop.triggerId,
+        value: 1,
+        sends: 4,
+        alert: { id: alert.id, metric: 'FAILURE_RATE', comparison: 'ABOVE', threshold: 0.5 },
+      });
+      expect(hook.webhookId).toBe(`${alert.id}:1`);
+      expect(() =>
+        new Webhook(other.signingSecret).verify(hook.body, {
+          'webhook-id': String(hook.headers['webhook-id']),
+          'webhook-timestamp': String(hook.headers['webhook-timestamp']),
+          'webhook-signature': String(hook.headers['webhook-signature']),
+        }),
+      ).toThrow();
+
+      // Recovery: successes push the failures out of the last 4; 2 of 4 (50 %) is not above.
+      await send(shop.secret, 204);
+      await quiesce(t);
+      expect(seen.items).toHaveLength(1);
+      await send(shop.secret, 204);
+      const resolved = await seen.waitFor((e) => e.metricAlert.state === 'RESOLVED');
+      for (let i = 0; i < 2; i++) await send(shop.secret, 204);
+      await quiesce(t);
+      expect(resolved.metricAlert).toMatchObject({ value: 0.5, sends: 4 });
+      expect(seen.items.map((e) => e.metricAlert.state)).toEqual(['FIRING', 'RESOLVED']);
+      expect(await alertOf(shop.secret, alert.id)).toMatchObject({
+        state: 'OK',
+        lastSends: 4,
+        lastValue: 0,
+      });
+      expect(alerts.received.map((h) => JSON.parse(h.body).type)).toEqual([
+        'metric_alert.firing',
+        'metric_alert.resolved',
+      ]);
+      expect(alerts.received[1].webhookId).toBe(`${alert.id}:2`);
+
+      // Another tenant's subscriber saw nothing of it.
+      expect(seenByOther.items).toHaveLength(0);
+    } finally {
+      seen.dispose();
+      seenAll.dispose();
+      seenByOther.dispose();
+      await shopClient.dispose();
+      await otherClient.dispose();
+    }
+  });
+
+  it('a webhook answered 503 is retried with the same webhook-id until it is accepted', async () => {
+    const shop = await tenantWithTrigger('alerts-retry');
+    const before = alerts.received.length;
+    alerts.nextStatuses = [503];
+    await t.ok(
+      shop.secret,
+      `mutation($i: CreateMetricAlertInput!) { createMetricAlert(input: $i) { id } }`,
+      {
+        i: {
+          triggerId: shop.triggerId,
+          metric: 'DELIVERY_RATE',
+          comparison: 'BELOW',
+          threshold: 0.9,
+          overLastSends: 1,
+          webhookUrl: alerts.url,
+        },
+      },
+    );
+    // A WEBHOOK step is SENT, never DELIVERED: a delivery rate of 0 over 1 send.
+    await send(shop.secret, 204);
+    await quiesce(t);
+    const hits = alerts.received.slice(before);
+    expect(hits).toHaveLength(2);
+    expect(hits[0].webhookId).toBe(hits[1].webhookId);
+    for (const hit of hits) {
+      expect(() =>
+        new Webhook(shop.signingSecret).verify(hit.body, {
+          'webhook-id': String(hit.headers['webhook-id']),
+          'webhook-timestamp': String(hit.headers['webhook-timestamp']),
+          'webhook-signature': String(hit.headers['webhook-signature']),
+        }),
+      ).not.toThrow();
+    }
+  });
+
+  it('another tenant’s triggers and alerts are NOT_FOUND', async () => {
+    const a = await tenantWithTrigger('alerts-a');
+    const b = await tenantWithTrigger('alerts-b');
+    const created = await t.ok(
+      a.secret,
+      `mutation($t: ID!) { createMetricAlert(input: { triggerId: $t, metric: OPEN_RATE,
+        comparison: BELOW, threshold: 0.2, overLastSends: 200 }) { id } }`,
+      { t: a.triggerId },
+    );
+    const alertId = created.createMetricAlert.id;
+
+    expectGraphQLError(
+      await t.request(
+        b.secret,
+        `mutation($t: ID!) { createMetricAlert(input: { triggerId: $t, metric: OPEN_RATE,
+          comparison: BELOW, threshold: 0.2, overLastSends: 200 }) { id } }`,
+        { t: a.triggerId },
+      ),
+      'NOT_FOUND',
+      'input.triggerId',
+    );
+    expectGraphQLError(
+      await t.request(b.secret, `mutation($id: ID!) { deleteMetricAlert(id: $id) }`, {
+        id: alertId,
+      }),
+      'NOT_FOUND',
+      'id',
+    );
+    expectGraphQLError(
+      await t.request(b.secret, `query($t: ID) { metricAlerts(triggerId: $t) { id } }`, {
+        t: a.triggerId,
+      }),
+      'NOT_FOUND',
+      'triggerId',
+    );
+    const listedByB = await t.ok(b.secret, `query { metricAlerts { id } }`);
+    expect(listedByB.metricAlerts).toEqual([]);
+
+    const listedByA = await t.ok(a.secret, `query($t: ID) { metricAlerts(triggerId: $t) { id } }`, {
+      t: a.triggerId,
+    });
+    expect(listedByA.metricAlerts).toEqual([{ id: alertId }]);
+    expect(
+      (await t.ok(a.secret, `mutation($id: ID!) { deleteMetricAlert(id: $id) }`, { id: alertId }))
+        .deleteMetricAlert,
+    ).toBe(true);
+    expect((await t.ok(a.secret, `query { metricAlerts { id } }`)).metricAlerts).toEqual([]);
+  });
+
+  it.each([
+    [{ threshold: 1.5 }, 'input.threshold'],
+    [{ threshold: -0.1 }, 'input.threshold'],
+    [{ overLastSends: 0 }, 'input.overLastSends'],
+    [{ overLastSends: 10_001 }, 'input.overLastSends'],
+    [{ webhookUrl: 'ftp://hooks.example.com/x' }, 'input.webhookUrl'],
+    [{ webhookUrl: 'not a url' }, 'input.webhookUrl'],
+    [{ webhookUrl: 'https://user:pw@hooks.example.com/x' }, 'input.webhookUrl'],
+  ])('bad input %j is BAD_USER_INPUT at %s and stores nothing', async (change, field) => {
+    const shop = await tenantWithTrigger('alerts-bad');
+    const input = {
+      triggerId: shop.triggerId,
+      metric: 'CLICK_RATE',
+      comparison: 'BELOW',
+      threshold: 0.1,
+      overLastSends: 50,
+      ...change,
+    };
+    expectGraphQLError(
+      await t.request(
+        shop.secret,
+        `mutation($i: CreateMetricAlertInput!) { createMetricAlert(input: $i) { id } }`,
+        { i: input },
+      ),
+      'BAD_USER_INPUT',
+      field,
+    );
+    expect((await t.ok(shop.secret, `query { metricAlerts { id } }`)).metricAlerts).toEqual([]);
+  });
+
+  it('a key without WRITE may list alerts but not create them (FORBIDDEN)', async () => {
+    const shop = await tenantWithTrigger('alerts-scopes');
+    const { secret: readOnly } = await createApiKey(t, shop.secret, ['READ'], 'read only');
+    expect((await t.ok(readOnly, `query { metricAlerts { id } }`)).metricAlerts).toEqual([]);
+    expectGraphQLError(
+      await t.request(
+        readOnly,
+        `mutation($t: ID!) { createMetricAlert(input: { triggerId: $t, metric: OPEN_RATE,
+          comparison: BELOW, threshold: 0.2, overLastSends: 10 }) { id } }`,
+        { t: shop.triggerId },
+      ),
+      'FORBIDDEN',
+    );
+  });
+});
