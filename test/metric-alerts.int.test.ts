@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { startTestNudge, type TestNudge } from './support/harness';
+import { describeWithRedis, startTestNudge, type TestNudge } from './support/harness';
 import { collect, createApiKey, expectGraphQLError, wsClient } from './support/graphql-helpers';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -333,5 +333,90 @@ describe('metric alerts (issue #5): raised once per crossing, on the subscriptio
       ),
       'FORBIDDEN',
     );
+  });
+});
+
+describeWithRedis('metric alerts across instances', () => {
+  let a: TestNudge;
+  let b: TestNudge;
+  let steps: WebhookReceiver;
+  let alerts: WebhookReceiver;
+
+  beforeAll(async () => {
+    a = await startTestNudge();
+    // Same Redis prefix: one deployment, two processes; both listen and evaluate.
+    b = await startTestNudge({ prefix: a.prefix });
+    steps = new WebhookReceiver();
+    alerts = new WebhookReceiver();
+    await steps.start();
+    await alerts.start();
+  });
+  afterAll(async () => {
+    await b.stop();
+    await a.stop();
+    await steps.stop();
+    await alerts.stop();
+  });
+
+  it('a crossing seen by both instances is raised once: one event on either instance, one webhook', async () => {
+    const tenant = await a.createTenant('alerts-two');
+    await a.ok(
+      tenant.secret,
+      `mutation($u: String!) { updateTenantSettings(input: { webhookUrl: $u }) { webhookUrl } }`,
+      { u: steps.url },
+    );
+    await a.ok(tenant.secret, `mutation { rotateWebhookSecret { secret } }`);
+    const trigger = await a.ok(
+      tenant.secret,
+      `mutation($i: CreateTriggerInput!) { createTrigger(input: $i) { id } }`,
+      {
+        i: {
+          name: 'hook',
+          event: 'signed_up',
+          steps: [{ channel: 'WEBHOOK', template: { body: 'hi' } }],
+        },
+      },
+    );
+    await a.ok(
+      tenant.secret,
+      `mutation($i: CreateMetricAlertInput!) { createMetricAlert(input: $i) { id } }`,
+      {
+        i: {
+          triggerId: trigger.createTrigger.id,
+          metric: 'FAILURE_RATE',
+          comparison: 'ABOVE',
+          threshold: 0.5,
+          overLastSends: 2,
+          webhookUrl: alerts.url,
+        },
+      },
+    );
+    const onA = wsClient(a, tenant.secret);
+    const onB = wsClient(b, tenant.secret);
+    const seenOnA = collect<AlertEvent>(onA, EVENT_SUBSCRIPTION, {});
+    const seenOnB = collect<AlertEvent>(onB, EVENT_SUBSCRIPTION, {});
+    await sleep(200);
+    try {
+      steps.status = 400;
+      for (let i = 0; i < 6; i++) {
+        // Entries alternate between the instances; every status change notifies both.
+        await (i % 2 ? b : a).ok(
+          tenant.secret,
+          `mutation($c: String!) { track(input: { customerExternalId: $c, event: "signed_up" }) { eventId } }`,
+          { c: `two-${i}` },
+        );
+      }
+      await seenOnB.waitFor((e) => e.metricAlert.state === 'FIRING');
+      await quiesce(a, b);
+
+      expect(seenOnA.items.map((e) => e.metricAlert.state)).toEqual(['FIRING']);
+      expect(seenOnB.items.map((e) => e.metricAlert.state)).toEqual(['FIRING']);
+      expect(alerts.received).toHaveLength(1);
+    } finally {
+      seenOnA.dispose();
+      seenOnB.dispose();
+      await onA.dispose();
+      await onB.dispose();
+    }
   });
 });
