@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
 /** Opens the dashboard as the replay tenant, compares its figures, saves the screenshot. */
 async function captureDashboard(live: ReplayLive, out: string): Promise<string[]> {
-  const browser = await launchChromium({ width: 1360, height: 1000 });
+  const browser = await launchChromium({ width: 1360, height: 860 });
   try {
     const page = await browser.context.newPage();
     await page.goto(live.url.replace(/\/graphql$/, '/dashboard'));

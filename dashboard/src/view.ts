@@ -89,7 +89,7 @@ export function renderFunnel(
         { class: 'kpi', 'data-kpi': key },
         el('div', { class: 'kpi-label' }, label),
         el('div', { class: 'kpi-value', 'data-metric': key }, value),
-        hint && el('div', { class: 'kpi-hint' }, hint),
+        hint && el('div', { class: 'kpi-hint', title: hint }, hint),
       );
       if (moved(key) !== 0) flash(card);
       return card;
@@ -135,11 +135,15 @@ export function renderSteps(table: HTMLElement, metrics: TriggerMetrics): void {
   );
 }
 
+/** Days with activity the chart shows at most (the most recent ones). */
+const MAX_DAYS = 60;
+
 /** Entries and conversions per day, for the most recent days that have any. */
 export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): void {
-  const days = metrics.buckets
-    .filter((b) => b.counts.entries > 0 || b.counts.conversions > 0 || b.counts.sent > 0)
-    .slice(-45);
+  const active = metrics.buckets.filter(
+    (b) => b.counts.entries > 0 || b.counts.conversions > 0 || b.counts.sent > 0,
+  );
+  const days = active.slice(-MAX_DAYS);
   if (days.length === 0) {
     container.replaceChildren(el('p', { class: 'muted' }, 'Nothing counted yet.'));
     return;
@@ -153,6 +157,13 @@ export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): vo
       'entries ',
       el('span', { class: 'swatch swatch-conversions' }),
       'conversions',
+      el(
+        'span',
+        { class: 'spacer' },
+        active.length > days.length
+          ? `the last ${days.length} of ${active.length} days with activity`
+          : `${days.length} day${days.length === 1 ? '' : 's'} with activity`,
+      ),
     ),
     el(
       'div',
