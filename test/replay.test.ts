@@ -433,16 +433,40 @@ describe('replay: three-step flow', () => {
       deferredByQuietHours: 0,
       opened: 0,
     });
-    const summary = (smsPeer: number) =>
+    const counts = (sent: number) => ({
+      entries: 7,
+      sent,
+      failed: 0,
+      opened: 0,
+      conversions: 0,
+      timeToConvertMedianSeconds: null,
+      suppressedByReason: [],
+    });
+    const summary = (smsPeer: number, metricsSmsSent = 3) =>
       ({
         steps: [step(0, 'EMAIL', 5), step(1, 'SMS', 3, smsPeer), step(2, 'PUSH', 2)],
         peers: { smtpMails: 5, smsMessages: smsPeer, pushDeliveries: 2, otherTenants: 0 },
         opens: { chosen: 0, pixelsFetched: 0 },
+        enrollments: { total: 7, byState: {} },
+        conversions: { count: 0, medianTimeToConvertMs: null, creditedByStep: {} },
+        metrics: {
+          totals: counts(7 + metricsSmsSent),
+          steps: [
+            { step: 0, channel: 'EMAIL', variant: null, counts: counts(5) },
+            { step: 1, channel: 'SMS', variant: null, counts: counts(metricsSmsSent) },
+            { step: 2, channel: 'PUSH', variant: null, counts: counts(2) },
+          ],
+        },
       }) as unknown as ThreeStepSummary;
     expect(failedFlowChecks(summary(3))).toEqual([]);
     expect(failedFlowChecks(summary(4))).toEqual([
       'step 1 SMS: sent 3 != received by the peer 4',
       'SMS peer messages 4 != SMS sent 3',
+    ]);
+    // #5: the replay's own count and triggerMetrics must agree.
+    expect(failedFlowChecks(summary(3, 2))).toEqual([
+      'metrics sent 9 != counted 10',
+      'metrics step 1 SMS sent 2 != counted 3',
     ]);
   });
 

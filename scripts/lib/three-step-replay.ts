@@ -38,6 +38,7 @@ import {
 } from './three-step-flow';
 import { readFlowOutcome } from './three-step-outcome';
 import { failedFlowChecks, type ThreeStepSummary } from './three-step-summary';
+import { readTriggerMetrics } from './three-step-metrics';
 
 const HOUR_MS = 3_600_000;
 const PER_REQUEST = 10;
@@ -173,6 +174,13 @@ export async function runThreeStepReplay(
       sms,
       push,
     });
+    const metrics = await readTriggerMetrics(
+      client,
+      tenant.secret,
+      tenant.triggerId,
+      firstMs - 1000,
+      lastMs + FINAL_CLOCK_MARGIN_MS + 1,
+    );
     const summary: Omit<ThreeStepSummary, 'isMatch'> = {
       file: path.relative(process.cwd(), options.file) || options.file,
       variant: 'three-step',
@@ -203,6 +211,7 @@ export async function runThreeStepReplay(
       },
       opens: { chosen: opener.chosen, pixelsFetched: opener.pixelsFetched },
       ...outcome,
+      metrics,
       httpCalls: { total: client.calls, byOperation: Object.fromEntries(client.callsByOperation) },
       timersFired: tenant.timersFired + clock.timersFired,
       clockStops: clock.stopsMade,

@@ -1,3 +1,5 @@
+import { failedMetricsChecks, type MetricsCounts, type MetricsFigures } from './three-step-metrics';
+
 /** What one step of the flow did over the whole replay. */
 export interface StepFigures {
   index: number;
@@ -69,6 +71,8 @@ export interface ThreeStepSummary {
   enrollments: { total: number; byState: Record<string, number> };
   steps: StepFigures[];
   conversions: ConversionFigures;
+  /** `triggerMetrics` over the replay (the check wants it equal to the figures above). */
+  metrics: MetricsFigures;
   /** What the local peers received for the tenant, and for anyone else (a shared database). */
   peers: {
     smtpMails: number;
@@ -136,6 +140,8 @@ export function formatFlowSummary(s: ThreeStepSummary): string {
       `${count(s.conversions.credited)} (${tallyText(s.conversions.creditedByStep, 'step ')})`,
     ],
     ['not credited (bought before any send)', count(s.conversions.uncredited)],
+    `Metrics (triggerMetrics ${s.metrics.from} .. ${s.metrics.to}, as the dashboard shows them)`,
+    ...metricsRows(s.metrics),
     'Local peers (what actually arrived)',
     ['SMTP sink mails', count(s.peers.smtpMails)],
     ['SMS provider peer, unique messages', count(s.peers.smsMessages)],
@@ -163,6 +169,47 @@ export function formatFlowSummary(s: ThreeStepSummary): string {
   );
 }
 
+function metricsRows(m: MetricsFigures): Row[] {
+  const t = m.totals;
+  return [
+    [
+      'eligible / entries (activation)',
+      `${count(t.eligible)} / ${count(t.entries)} (${rate(t.activationRate)})`,
+    ],
+    [
+      'sent / delivered / opened / clicked',
+      `${count(t.sent)} / ${count(t.delivered)} / ${count(t.opened)} / ${count(t.clicked)}`,
+    ],
+    ['failed / suppressed', `${count(t.failed)} / ${count(t.suppressed)}`],
+    ['suppressed, by reason', reasonText(t)],
+    [
+      'conversions (rate)',
+      `${count(t.conversions)} (${rate(t.conversionRate)}), value ${t.attributedValue}`,
+    ],
+    [
+      'time to convert, median / p90',
+      `${secondsText(t.timeToConvertMedianSeconds)} / ${secondsText(t.timeToConvertP90Seconds)}`,
+    ],
+    ...m.steps.map(
+      (x): Row => [
+        `step ${x.step} ${x.channel}${x.variant ? ` (${x.variant})` : ''}`,
+        `sent ${count(x.counts.sent)}, opened ${count(x.counts.opened)}, failed ` +
+          `${count(x.counts.failed)}, suppressed ${reasonText(x.counts)}, conversions ` +
+          `${count(x.counts.conversions)}`,
+      ],
+    ),
+  ];
+}
+
+const rate = (r: number | null) => (r === null ? 'n/a' : `${(r * 100).toFixed(1)} %`);
+const secondsText = (s: number | null) => (s === null ? 'n/a' : duration(s * 1000));
+
+function reasonText(c: MetricsCounts): string {
+  if (c.suppressedByReason.length === 0) return `${count(c.suppressed)}`;
+  const parts = c.suppressedByReason.map((r) => `${r.reason} ${count(r.count)}`);
+  return `${count(c.suppressed)} (${parts.join(', ')})`;
+}
+
 function stepRows(step: StepFigures): Row[] {
   return [
     `Step ${step.index}: ${step.channel}, ${step.when}`,
@@ -179,7 +226,8 @@ function stepRows(step: StepFigures): Row[] {
  * The replay's self-check, as the checks that fail (none: a match): for every step, the
  * messages that went out equal what the channel's peer received for that step (SMTP sink,
  * SMS provider, push service), and each peer received nothing else for the tenant; no
- * message is left QUEUED or SENDING; and every open pixel fetched counted as a person's open.
+ * message is left QUEUED or SENDING; every open pixel fetched counted as a person's open; and
+ * `triggerMetrics` gives the same figures (`failedMetricsChecks`).
  */
 export function failedFlowChecks(s: Omit<ThreeStepSummary, 'isMatch'>): string[] {
   const sentOn = (channel: string) =>
@@ -212,7 +260,10 @@ export function failedFlowChecks(s: Omit<ThreeStepSummary, 'isMatch'>): string[]
       `emails opened ${opened} != open pixels fetched by a person ${s.opens.pixelsFetched}`,
     ],
   ];
-  return checks.filter(([isOk]) => !isOk).map(([, failure]) => failure);
+  return [
+    ...checks.filter(([isOk]) => !isOk).map(([, failure]) => failure),
+    ...failedMetricsChecks(s),
+  ];
 }
 
 /** The one-line verdict: `OK ...` or `MISMATCH ...`. */
