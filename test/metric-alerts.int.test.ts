@@ -1,7 +1,10 @@
+import net from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { emailLinks } from '../src/engine/engagement/link-tokens';
 import { describeWithRedis, startTestNudge, type TestNudge } from './support/harness';
 import { collect, createApiKey, expectGraphQLError, wsClient } from './support/graphql-helpers';
 import { WebhookReceiver } from './support/webhook-receiver';
+import { createTrigger, identifyWith, track, uniqueEmail } from './support/scenario';
 
 const ALERT_FIELDS = `id triggerId metric comparison threshold overLastSends webhookUrl state
   lastValue lastSends`;
@@ -17,6 +20,17 @@ interface AlertEvent {
     state: 'FIRING' | 'RESOLVED';
     at: string;
   };
+}
+
+const BROWSER =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -417,6 +431,73 @@ describeWithRedis('metric alerts across instances', () => {
       seenOnB.dispose();
       await onA.dispose();
       await onB.dispose();
+    }
+  });
+});
+
+describe('metric alerts on engagement: a person opening the email moves OPEN_RATE', () => {
+  let t: TestNudge;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    t = await startTestNudge({ env: { PORT: String(port), NUDGE_PUBLIC_URL: baseUrl } });
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  it('FIRING when 0 of the last 2 emails were opened, RESOLVED once one is opened through the pixel', async () => {
+    await t.setClock('2026-05-04T09:00:00Z');
+    const { tenantId, secret } = await t.createTenant('alerts-opens');
+    const triggerId = await createTrigger(t, secret, {
+      name: 'newsletter',
+      event: 'newsletter_due',
+      steps: [{ channel: 'EMAIL', template: { subject: 'News', body: 'This week' } }],
+    });
+    const created = await t.ok(
+      secret,
+      `mutation($t: ID!) { createMetricAlert(input: { triggerId: $t, metric: OPEN_RATE,
+        comparison: BELOW, threshold: 0.5, overLastSends: 2 }) { id } }`,
+      { t: triggerId },
+    );
+    const client = wsClient(t, secret);
+    const seen = collect<AlertEvent>(client, EVENT_SUBSCRIPTION, { t: triggerId });
+    await sleep(200);
+    try {
+      const pixels: string[] = [];
+      for (const externalId of ['reader-1', 'reader-2']) {
+        await identifyWith(t, secret, { externalId, email: uniqueEmail(externalId) });
+        await track(t, secret, { customerExternalId: externalId, event: 'newsletter_due' });
+        const [row] = (await t.nudge.db.dataSource.query(
+          `SELECT m.id, tn.link_secret FROM messages m
+           JOIN customers c ON c.id = m.customer_id JOIN tenants tn ON tn.id = m.tenant_id
+           WHERE m.tenant_id = $1 AND c.external_id = $2 AND m.status = 'SENT'`,
+          [tenantId, externalId],
+        )) as Array<{ id: string; link_secret: string }>;
+        pixels.push(emailLinks(baseUrl, tenantId, row.id, row.link_secret).openPixelUrl);
+      }
+      const firing = await seen.waitFor((e) => e.metricAlert.state === 'FIRING');
+      expect(firing.metricAlert).toMatchObject({ value: 0, sends: 2 });
+
+      // Opens a minute later, from a browser: a person, not a scanner.
+      await t.setClock('2026-05-04T09:01:00Z');
+      for (const pixel of pixels) {
+        const response = await fetch(pixel, { headers: { 'user-agent': BROWSER } });
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+      }
+      const resolved = await seen.waitFor((e) => e.metricAlert.state === 'RESOLVED');
+      await quiesce(t);
+      expect(resolved.metricAlert).toMatchObject({ value: 0.5, sends: 2 });
+      expect(seen.items.map((e) => e.metricAlert.state)).toEqual(['FIRING', 'RESOLVED']);
+      const [alert] = (await t.ok(secret, `query { metricAlerts { id state lastValue } }`))
+        .metricAlerts;
+      expect(alert).toEqual({ id: created.createMetricAlert.id, state: 'OK', lastValue: 1 });
+    } finally {
+      seen.dispose();
+      await client.dispose();
     }
   });
 });
