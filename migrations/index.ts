@@ -4,6 +4,7 @@ import { Sequences1764900000000 } from './1764900000000-sequences';
 import { Metrics1765000000000 } from './1765000000000-metrics';
 import { MetricAlerts1765100000000 } from './1765100000000-metric-alerts';
 import { Experiments1765200000000 } from './1765200000000-experiments';
+import { BestHour1765300000000 } from './1765300000000-best-hour';
 
 /** Every migration, in order. Shipped migrations are never edited; add a new one. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   Metrics1765000000000,
   MetricAlerts1765100000000,
   Experiments1765200000000,
+  BestHour1765300000000,
 ];

@@ -28,6 +28,7 @@ import type { TemplateSource } from '../engine/channels/templates';
 import type { StepDefinition } from '../engine/triggers/trigger-definition';
 import { effectiveSettings } from '../engine/experiments/experiment-settings';
 import type { StepExperiment } from '../schema/experiment.types';
+import type { SendTimeMode } from '../schema/send-time.types';
 import { definitionWarnings } from '../engine/triggers/trigger-warnings';
 import {
   CapPolicy,
@@ -81,6 +82,10 @@ export function toTrigger(view: TriggerView): Trigger {
         isHoldout: v.isHoldout,
       })),
       experiment: toStepExperiment(s),
+      sendTime: s.sendTime && {
+        mode: s.sendTime.mode as SendTimeMode,
+        within: s.sendTime.within,
+      },
     })),
     reentry: { policy: d.reentry.policy as ReentryPolicy, period: d.reentry.period },
     cooldown: d.cooldown,

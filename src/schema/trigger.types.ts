@@ -12,6 +12,7 @@ import {
 } from './enums';
 import { DurationScalar, JSONScalar } from './scalars';
 import { StepExperiment, StepExperimentInput } from './experiment.types';
+import { SendTime, SendTimeInput } from './send-time.types';
 
 @ObjectType()
 export class Template {
@@ -70,6 +71,12 @@ export class Step {
     description: 'How the variants are tested; null when the step has no variants.',
   })
   experiment: StepExperiment | null;
+
+  @Field(() => SendTime, {
+    nullable: true,
+    description: 'After the delay, wait for the customer’s best hour; null: send when due.',
+  })
+  sendTime: SendTime | null;
 }
 
 @ObjectType({ description: 'When a step runs at all; checked when it is due.' })
@@ -347,6 +354,12 @@ export class StepInput {
       'Names the variants’ test and sizes it; default: unnamed, baseline 0.10, MDE 0.02.',
   })
   experiment?: StepExperimentInput | null;
+
+  @Field(() => SendTimeInput, {
+    nullable: true,
+    description: 'After the delay, wait for the customer’s best hour (not with at).',
+  })
+  sendTime?: SendTimeInput | null;
 }
 
 @InputType()

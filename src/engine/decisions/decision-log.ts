@@ -33,6 +33,7 @@ export type DecisionReason =
   | 'DEADLINE_PASSED'
   | 'SEND_WINDOW'
   | 'BEST_HOUR'
+  | 'BEST_HOUR'
   | 'QUIET_HOURS'
   | 'FREQUENCY_CAP'
   | 'STEP_CONDITION'

@@ -4,6 +4,7 @@ import { recordDecision } from '../decisions/decision-log';
 import type { CustomerRow } from '../ingestion/customer.service';
 import type { CompiledTrigger } from '../triggers/trigger-catalog';
 import { putTimer } from '../timers/timer-store';
+import { planBestHour } from './best-hour-plan';
 import type { Effects } from './effects';
 import { stepTime } from './step-schedule';
 import { variantForRun } from '../experiments/experiment-assignment';
@@ -31,7 +32,7 @@ export function usableZone(zone: string | null, fallback: string): string {
 /**
  * Schedules step `stepIndex` of a run, counting its delay (its variant's, if the run has one
  * with a delay; the variant is decided and stored here, see `variantForRun`) from the sequence start or the previous step's due time as the step says, and
- * records a deferral by the send window as a decision. Returns the due time.
+ * records a deferral by BEST_HOUR or the send window as a decision. Returns the due time.
  */
 export async function scheduleStep(
   tx: Tx,
@@ -50,7 +51,8 @@ export async function scheduleStep(
   },
 ): Promise<number> {
   const step = s.trigger.definition.steps[s.stepIndex];
-  const needsZone = step.at !== null || s.trigger.definition.sendWindow !== null;
+  const needsZone =
+    step.at !== null || step.sendTime !== null || s.trigger.definition.sendWindow !== null;
   const zone = needsZone ? await zoneOf(tx, s.tenantId, s.customer) : 'UTC';
   const variant = await variantForRun(tx, {
     tenantId: s.tenantId,
@@ -62,7 +64,22 @@ export async function scheduleStep(
   });
   const delayMs = variant?.delayMs ?? step.delayMs;
   const baseMs = step.after === 'ENTRY' ? s.startMs : s.previousDueMs;
-  const time = stepTime(baseMs, { delayMs, at: step.at }, s.trigger.definition, zone);
+  const chooseSendTime = step.sendTime
+    ? await planBestHour(tx, {
+        tenantId: s.tenantId,
+        customer: s.customer,
+        zone,
+        withinMs: step.sendTime.withinMs,
+        nowMs: s.nowMs,
+      })
+    : null;
+  const time = stepTime(
+    baseMs,
+    { delayMs, at: step.at },
+    s.trigger.definition,
+    zone,
+    chooseSendTime,
+  );
   await putTimer(tx, effects, {
     tenantId: s.tenantId,
     kind: 'STEP',
@@ -71,6 +88,27 @@ export async function scheduleStep(
     dueAtMs: time.dueMs,
     nowMs: s.nowMs,
   });
+  if (time.bestHour) {
+    const { fromMs, choice } = time.bestHour;
+    await recordDecision(tx, s.tenantId, {
+      customerId: s.customer.id,
+      triggerId: s.trigger.id,
+      triggerVersion: s.trigger.version,
+      enrollmentId: s.enrollmentId,
+      atMs: s.nowMs,
+      outcome: 'DEFERRED',
+      reason: 'BEST_HOUR',
+      detail: {
+        step: s.stepIndex,
+        dueAt: new Date(fromMs).toISOString(),
+        deferredTo: new Date(choice.atMs).toISOString(),
+        zone,
+        hour: choice.hour,
+        customerEngagements: choice.customerEngagements,
+        tenantEngagements: choice.tenantEngagements,
+      },
+    });
+  }
   if (time.deferredFromMs !== null) {
     await recordDecision(tx, s.tenantId, {
       customerId: s.customer.id,

@@ -6,6 +6,7 @@ import { parseDuration } from '../time/duration';
 import { LocalTime, LocalTimeInput, parseLocalTime } from '../time/local-time';
 import { SendWindow, SendWindowInput, parseSendWindow } from '../time/send-window';
 import { QuietHours, parseQuietHours } from '../time/quiet-hours';
+import { SendTime, SendTimeInput, parseSendTime } from '../time/send-time';
 import {
   StepExperimentInput,
   StepExperimentSettings,
@@ -122,6 +123,8 @@ export interface StepDefinition {
   variants: StepVariant[];
   /** How the variants are tested; null with variants: an unnamed test with defaults. */
   experiment: StepExperimentSettings | null;
+  /** BEST_HOUR: after the delay, wait for the customer's best local hour (null: no wait). */
+  sendTime: SendTime | null;
   /**
    * The experiment this version's variants belong to. Set by the trigger service when the
    * version is saved (never from input), so a new version keeps a running test.
@@ -175,6 +178,7 @@ export interface TriggerDefinitionInput {
       holdout?: boolean | null;
     }> | null;
     experiment?: StepExperimentInput | null;
+    sendTime?: SendTimeInput | null;
   }>;
   reentry?: { policy: string; period?: string | null } | null;
   cooldown?: string | null;
@@ -311,6 +315,7 @@ export function withDefaults(stored: TriggerDefinition): TriggerDefinition {
       variants: (step.variants ?? []).map((v) => ({ ...v, isHoldout: v.isHoldout ?? false })),
       experiment: step.experiment ?? null,
       experimentId: step.experimentId ?? null,
+      sendTime: step.sendTime ?? null,
     })),
     reentry: stored.reentry ?? { policy: 'EVERY_TIME', period: null, periodMs: null },
     cooldown: stored.cooldown ?? null,
@@ -361,6 +366,7 @@ export function toDefinitionInput(stored: TriggerDefinition): TriggerDefinitionI
         holdout: v.isHoldout,
       })),
       experiment: step.experiment && { ...step.experiment },
+      sendTime: step.sendTime && { mode: step.sendTime.mode, within: step.sendTime.within },
     })),
     reentry: { policy: d.reentry.policy, period: d.reentry.period },
     cooldown: d.cooldown,
@@ -413,6 +419,12 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
   const channel = oneOf(step.channel, CHANNELS, `${path}.channel`);
   const delay = parseDurationAt(step.delay ?? 'PT0S', `${path}.delay`);
   const at = step.at ? nestedAt(`${path}.at`, () => parseLocalTime(step.at!)) : null;
+  const sendTime = step.sendTime
+    ? nestedAt(`${path}.sendTime`, () => parseSendTime(step.sendTime!))
+    : null;
+  if (sendTime && at) {
+    throw new InputProblem(`${path}.sendTime`, 'a step has either at or sendTime, not both');
+  }
   const template = parseTemplate(step.template, channel, `${path}.template`);
   const variants = (step.variants ?? []).map((v, i) =>
     parseVariant(v, channel, `${path}.variants.${i}`),
@@ -441,6 +453,7 @@ function parseStep(step: TriggerDefinitionInput['steps'][number], path: string):
     variants,
     experiment: parseExperimentSettings(step.experiment, variants, `${path}.experiment`),
     experimentId: null,
+    sendTime,
   };
 }
 
