@@ -119,6 +119,15 @@ describe('config', () => {
   });
 
   describe('bad values name the variable', () => {
+    it('NUDGE_METRICS_TOKEN shorter than 16 characters is refused naming it; a long one is kept', () => {
+      expect(configErrorOf({ NUDGE_METRICS_TOKEN: 'short' }).message).toContain(
+        'NUDGE_METRICS_TOKEN',
+      );
+      expect(loadConfig({ NUDGE_METRICS_TOKEN: 'scrape-token-0123456789' }).metricsToken).toBe(
+        'scrape-token-0123456789',
+      );
+    });
+
     it.each(['abc', '-1', '65536', '80.5', '4000abc', ' 4000', '1e3'])(
       'PORT=%j is refused naming PORT',
       (port) => {
