@@ -33,7 +33,6 @@ export type DecisionReason =
   | 'DEADLINE_PASSED'
   | 'SEND_WINDOW'
   | 'BEST_HOUR'
-  | 'BEST_HOUR'
   | 'QUIET_HOURS'
   | 'FREQUENCY_CAP'
   | 'STEP_CONDITION'
