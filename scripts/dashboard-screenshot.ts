@@ -24,6 +24,9 @@ const READ_PAGE = `(() => {
   for (const el of document.querySelectorAll('#funnel [data-metric]')) {
     funnel[el.getAttribute('data-metric')] = number(el.textContent);
   }
+  for (const el of document.querySelectorAll('#kpis [data-metric="failed"], #kpis [data-metric="suppressed"]')) {
+    funnel[el.getAttribute('data-metric')] = number(el.textContent);
+  }
   const steps = [...document.querySelectorAll('#steps tbody tr[data-step]')].map((row) => {
     const cell = (key) => number(row.querySelector('[data-col="' + key + '"]').textContent);
     return {
@@ -96,6 +99,9 @@ function compare(summary: ReplayLive['summary'], shown: PageFigures): string[] {
     ['sent, all steps', sum(summary.steps.map((s) => s.sent)), shown.funnel.sent],
     ['opened, all steps', sum(summary.steps.map((s) => s.opened)), shown.funnel.opened],
   ];
+  // The replay's own triggerMetrics read (its check ties them to messages and enrollments).
+  const totals = summary.metrics.totals;
+  for (const key of FUNNEL_KEYS) rows.push([`metrics ${key}`, totals[key], shown.funnel[key]]);
   for (const step of summary.steps) {
     const onPage = shown.steps.filter((s) => s.step === step.index);
     const label = `step ${step.index + 1} ${step.channel}`;
@@ -122,6 +128,18 @@ function compare(summary: ReplayLive['summary'], shown: PageFigures): string[] {
     .filter(([, replay, page]) => replay !== page)
     .map(([name, replay, page]) => `${name}: replay ${replay}, dashboard ${page}`);
 }
+
+const FUNNEL_KEYS = [
+  'eligible',
+  'entries',
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'conversions',
+  'failed',
+  'suppressed',
+] as const;
 
 function sum(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
