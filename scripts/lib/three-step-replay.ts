@@ -75,6 +75,13 @@ export interface ThreeStepReplayOptions {
    * tenant through the page); whatever it throws fails the replay.
    */
   beforeStop?: (live: ReplayLive) => Promise<void>;
+  /**
+   * Called once Nudge runs, before the tenant exists, with the environment it was configured
+   * from (tests start a second worker on the same servers and peers with it).
+   */
+  onStarted?: (env: NodeJS.ProcessEnv) => Promise<void>;
+  /** Called before each move of the manual clock with its target (a second worker keeps up). */
+  beforeClockMove?: (toMs: number) => Promise<void>;
 }
 
 /** The replay's Nudge and tenant while they still run, for `beforeStop`. */
@@ -141,7 +148,8 @@ export async function runThreeStepReplay(
     temporaryDataDir: null,
   };
   try {
-    const { nudge, config, sms, push } = await startWithPeers(running, options.env);
+    const { nudge, config, env, sms, push } = await startWithPeers(running, options.env);
+    await options.onStarted?.(env);
     const client = new GraphQLClient(nudge.url);
     const operator = config.operatorToken;
     const startupMs = performance.now() - startedMs;
@@ -154,6 +162,7 @@ export async function runThreeStepReplay(
 
     const opener = new EmailOpener(running.sink, tenant.tenantId, PUBLIC_URL, nudge.url);
     const clock = new ClockDriver(client, operator, stops, opener, firstMs - 1000);
+    clock.beforeMove = options.beforeClockMove ?? null;
     const ingestStartedMs = performance.now();
     const counts = await sendEvents(client, tenant.secret, batches, clock, progress);
     const ingestMs = performance.now() - ingestStartedMs;
@@ -233,7 +242,13 @@ export async function runThreeStepReplay(
 async function startWithPeers(
   running: Running,
   base: NodeJS.ProcessEnv = process.env,
-): Promise<{ nudge: Nudge; config: Config; sms: SmsProviderPeer; push: PushServicePeer }> {
+): Promise<{
+  nudge: Nudge;
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  sms: SmsProviderPeer;
+  push: PushServicePeer;
+}> {
   const smtpUrl = await running.sink.start();
   const smsAccount = {
     accountSid: `AC${randomBytes(16).toString('hex')}`,
@@ -257,7 +272,7 @@ async function startWithPeers(
   const nudge = (running.nudge = await startNudge(config, {
     log: stderrLogger(config.logLevel),
   }));
-  return { nudge, config, sms, push };
+  return { nudge, config, env: prepared.env, sms, push };
 }
 
 /**
@@ -321,6 +336,8 @@ function smsConsentRecords(
  */
 class ClockDriver {
   timersFired = 0;
+  /** Runs before every move (`ThreeStepReplayOptions.beforeClockMove`). */
+  beforeMove: ((toMs: number) => Promise<void>) | null = null;
   /** `setClock` calls made for a stop rather than for a batch or the end. */
   stopsMade = 0;
   private next = 0;
@@ -344,6 +361,7 @@ class ClockDriver {
   }
 
   private async set(toMs: number): Promise<void> {
+    await this.beforeMove?.(toMs);
     this.timersFired += (await setClock(this.client, this.operator, toMs)).timersFired;
     this.nowMs = toMs;
     await this.opener.afterClockMove(toMs);
