@@ -217,6 +217,7 @@ export async function startNudge(
       listenUrl: embedded ? null : config.databaseUrl,
       isEvaluating: config.role !== 'api',
       webhookTimeoutMs: timeoutMs,
+      events: (tenantId) => pubSub.subscribe(METRIC_ALERT_TOPIC, tenantId),
     });
     closers.push(() => alerts.close());
     const metricsService = new MetricsService(db);

@@ -290,6 +290,15 @@ describe('metric alerts (issue #5): raised once per crossing, on the subscriptio
       'NOT_FOUND',
       'triggerId',
     );
+    const clientB = wsClient(t, b.secret);
+    try {
+      const foreign = collect(clientB, EVENT_SUBSCRIPTION, { t: a.triggerId });
+      const error = (await foreign.waitForError()) as Array<{ extensions?: { code?: string } }>;
+      expect(error[0].extensions?.code).toBe('NOT_FOUND');
+      expect(foreign.items).toEqual([]);
+    } finally {
+      await clientB.dispose();
+    }
     const listedByB = await t.ok(b.secret, `query { metricAlerts { id } }`);
     expect(listedByB.metricAlerts).toEqual([]);
 

@@ -68,17 +68,14 @@ export class AlertResolver {
   }
 
   @Subscription(() => MetricAlertEvent, {
-    topics: METRIC_ALERT_TOPIC,
-    topicId: ({ context }: { context: RequestContext }) => tenantOf(context).tenantId,
-    filter: ({
-      payload,
-      args,
-    }: {
-      payload: AlertEventPayload;
-      args: { triggerId?: string | null };
-    }) => !args.triggerId || payload.triggerId === args.triggerId,
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { triggerId } = args as { triggerId?: string | null };
+      return ctx.services.alerts.subscribe(tenantOf(ctx), triggerId ?? null);
+    },
     description:
-      'Crossings of the caller’s tenant’s metric alerts, optionally of one trigger’s alerts.',
+      'Crossings of the caller’s tenant’s metric alerts, optionally of one trigger’s alerts ' +
+      '(another tenant’s trigger is NOT_FOUND).',
   })
   metricAlert(
     @Root() event: AlertEventPayload,

@@ -10,9 +10,13 @@ import {
   type AlertComparison,
   type AlertMetric,
   type AlertState,
+  type MetricAlertEvent,
   type MetricAlertInput,
   type MetricAlertView,
 } from './metric-alert';
+
+/** The tenant's stream of alert events on this instance (fed from the bus by the app). */
+export type AlertEventSource = (tenantId: string) => AsyncIterable<MetricAlertEvent>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -65,9 +69,31 @@ export class MetricAlertService {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly outbound: OutboundGuard,
+    private readonly events: AlertEventSource,
     private readonly onCreated: (tenantId: string, triggerId: string | null) => void = () =>
       undefined,
   ) {}
+
+  /**
+   * The tenant's alert events from now on, only those of `triggerId`'s alerts when given.
+   * NOT_FOUND (`triggerId`) when it is not the tenant's trigger; checked once, up front.
+   */
+  async subscribe(
+    ctx: TenantContext,
+    triggerId: string | null,
+  ): Promise<AsyncIterable<MetricAlertEvent>> {
+    if (triggerId !== null) {
+      await this.db.withTenant(ctx.tenantId, (tx) =>
+        this.requireTrigger(tx, ctx.tenantId, triggerId, 'triggerId'),
+      );
+    }
+    const source = this.events(ctx.tenantId);
+    return (async function* () {
+      for await (const event of source) {
+        if (triggerId === null || event.triggerId === triggerId) yield event;
+      }
+    })();
+  }
 
   /**
    * Stores a new alert in state OK. Throws BAD_USER_INPUT (`input.threshold`,

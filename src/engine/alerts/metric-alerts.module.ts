@@ -7,7 +7,7 @@ import type { OutboundGuard } from '../channels/outbound-guard';
 import { AlertEvaluator } from './alert-evaluator';
 import { AlertWatcher, METRIC_ALERT_NOTIFY_CHANNEL } from './alert-watcher';
 import { AlertWebhookSender } from './alert-webhook';
-import { MetricAlertService } from './metric-alert.service';
+import { MetricAlertService, type AlertEventSource } from './metric-alert.service';
 
 /** Safety sweep over every alert when notifications arrive (they can be lost on reconnect). */
 const SWEEP_MS_WITH_NOTIFY = 60_000;
@@ -25,6 +25,8 @@ export interface MetricAlertsOptions {
   /** Whether this process evaluates alerts (worker roles); an `api` instance only stores them. */
   isEvaluating: boolean;
   webhookTimeoutMs: number;
+  /** This instance's per-tenant feed of the events published on the bus. */
+  events: AlertEventSource;
 }
 
 export interface MetricAlerts {
@@ -64,10 +66,16 @@ export async function startMetricAlerts(options: MetricAlertsOptions): Promise<M
     watcher.startSweeping(options.listenUrl ? SWEEP_MS_WITH_NOTIFY : SWEEP_MS_EMBEDDED);
   }
 
-  const service = new MetricAlertService(db, clock, options.outbound, (tenantId, triggerId) => {
-    // A new alert is judged at once on the sends that already exist.
-    if (options.isEvaluating) watcher.touch(tenantId, triggerId);
-  });
+  const service = new MetricAlertService(
+    db,
+    clock,
+    options.outbound,
+    options.events,
+    (tenantId, triggerId) => {
+      // A new alert is judged at once on the sends that already exist.
+      if (options.isEvaluating) watcher.touch(tenantId, triggerId);
+    },
+  );
 
   return {
     service,
