@@ -173,4 +173,63 @@ describeWithChromium('dashboard page in headless Chromium', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+  it('opens the trigger named in the address and shows its experiment, kept current', async () => {
+    const created = await t.ok(tenant.secret, CREATE_TRIGGER, {
+      i: {
+        name: 'Subject test',
+        event: 'viewed_item',
+        goal: { event: 'purchase', within: 'P1D' },
+        steps: [
+          {
+            channel: 'EMAIL',
+            template: { subject: 'You looked at this', body: 'Hi' },
+            variants: [
+              { name: 'plain', weight: 50 },
+              { name: 'bold', weight: 50, template: { subject: 'LOOK!', body: 'Hi' } },
+            ],
+          },
+        ],
+      },
+    });
+    const experimentTrigger = created.createTrigger.id as string;
+    const page = await browser.context.newPage();
+    await page.goto(`${dashboardUrl}#trigger=${experimentTrigger}`);
+    await signIn(page, tenant.secret);
+    await waitForText(page, '#live-status', (text) => text === 'live');
+    expect(await page.inputValue('#trigger-picker')).toBe(experimentTrigger);
+    await waitForText(
+      page,
+      '[data-experiment-step="0"] [data-status]',
+      (text) => text === 'RUNNING',
+    );
+    const variants = () =>
+      page.$$eval('[data-experiment-step="0"] tbody tr', (rows) =>
+        rows.map((row) => row.getAttribute('data-variant')),
+      );
+    expect((await variants()).sort()).toEqual(['bold', 'plain']);
+
+    const entriesShown = async () => {
+      const cells = await page.$$eval('[data-experiment-step="0"] [data-col="entries"]', (tds) =>
+        tds.map((td) => td.textContent ?? ''),
+      );
+      return cells.reduce((total, text) => total + Number(text.replace(/,/g, '')), 0);
+    };
+    expect(await entriesShown()).toBe(0);
+    for (let i = 0; i < 6; i++) {
+      const customer = `v-${uniq()}`;
+      await t.ok(tenant.secret, `mutation($i: IdentifyInput!) { identify(input: $i) { id } }`, {
+        i: { externalId: customer, email: `${customer}@example.com` },
+      });
+      await t.ok(tenant.secret, `mutation($i: TrackInput!) { track(input: $i) { eventId } }`, {
+        i: { customerExternalId: customer, event: 'viewed_item' },
+      });
+    }
+    await waitForText(page, '[data-metric="entries"]', (text) => text === '6');
+    const started = Date.now();
+    while ((await entriesShown()) !== 6 && Date.now() - started < 10_000) {
+      await page.waitForTimeout(100);
+    }
+    expect(await entriesShown()).toBe(6);
+    await page.close();
+  });
 });

@@ -1,5 +1,5 @@
 /** Renders the dashboard's sections from API results. Nothing here fetches or keeps state. */
-import type { ExperimentResults, Firing, StepMetrics, TriggerMetrics } from './api';
+import type { ExperimentResults, Firing, StepMetrics, TriggerMetrics, VariantResult } from './api';
 import { el, flash } from './dom';
 import {
   type Counts,
@@ -193,17 +193,17 @@ export function renderDaily(container: HTMLElement, metrics: TriggerMetrics): vo
   );
 }
 
-const VARIANT_COLUMNS: Array<[string, (v: ExperimentResults['variants'][number]) => string]> = [
-  ['Weight', (v) => `${v.weight}`],
-  ['Entries', (v) => formatCount(v.entries)],
-  ['Sent', (v) => formatCount(v.sent)],
-  ['Conversions', (v) => formatCount(v.conversions)],
-  ['Conv. rate', (v) => formatRate(v.conversionRate)],
-  ['Uplift', (v) => formatUplift(v.uplift)],
-  ['95% CI', (v) => formatInterval(v.upliftLow, v.upliftHigh)],
-  ['p-value', (v) => formatPValue(v.pValue)],
-  ['P(beat control)', (v) => formatRate(v.probabilityToBeatControl)],
-  ['Median to convert', (v) => formatSeconds(v.medianTimeToConvertSeconds)],
+const VARIANT_COLUMNS: Array<[string, string, (v: VariantResult) => string]> = [
+  ['Weight', 'weight', (v) => `${v.weight}`],
+  ['Entries', 'entries', (v) => formatCount(v.entries)],
+  ['Sent', 'sent', (v) => formatCount(v.sent)],
+  ['Conversions', 'conversions', (v) => formatCount(v.conversions)],
+  ['Conv. rate', 'conversionRate', (v) => formatRate(v.conversionRate)],
+  ['Uplift', 'uplift', (v) => formatUplift(v.uplift)],
+  ['95% CI', 'interval', (v) => formatInterval(v.upliftLow, v.upliftHigh)],
+  ['p-value', 'pValue', (v) => formatPValue(v.pValue)],
+  ['P(beat control)', 'probabilityToBeatControl', (v) => formatRate(v.probabilityToBeatControl)],
+  ['Median to convert', 'medianTimeToConvert', (v) => formatSeconds(v.medianTimeToConvertSeconds)],
 ];
 
 /** One table per step that runs an experiment. */
@@ -222,7 +222,11 @@ export function renderExperiments(container: HTMLElement, results: ExperimentRes
           'h3',
           {},
           `Step ${result.step + 1} `,
-          el('span', { class: `badge status-${result.status.toLowerCase()}` }, result.status),
+          el(
+            'span',
+            { class: `badge status-${result.status.toLowerCase()}`, 'data-status': result.status },
+            result.status,
+          ),
           result.winner && el('span', { class: 'badge winner' }, `winner: ${result.winner}`),
           result.requiredSamplePerVariant !== null &&
             el(
@@ -265,7 +269,9 @@ export function renderExperiments(container: HTMLElement, results: ExperimentRes
                     variant.isHoldout && el('span', { class: 'tag' }, 'holdout'),
                     variant.name === result.winner && el('span', { class: 'tag win' }, 'winner'),
                   ),
-                  ...VARIANT_COLUMNS.map(([, value]) => el('td', {}, value(variant))),
+                  ...VARIANT_COLUMNS.map(([, key, value]) =>
+                    el('td', { 'data-col': key }, value(variant)),
+                  ),
                 ),
               ),
             ),
