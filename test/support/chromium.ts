@@ -25,6 +25,8 @@ export function describeWithChromium(name: string, body: () => void): void {
         throw new Error(`${reason}; it is not installed`);
       });
     } else {
+      // Jest lists skipped tests only with --verbose: say it where every run shows it.
+      process.stderr.write(`\n${name}: SKIPPED, ${reason}\n`);
       it.skip(`${reason} — not installed, suite did not run`, () => undefined);
     }
   });
