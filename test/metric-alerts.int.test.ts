@@ -343,6 +343,57 @@ describe('metric alerts (issue #5): raised once per crossing, on the subscriptio
     expect((await t.ok(shop.secret, `query { metricAlerts { id } }`)).metricAlerts).toEqual([]);
   });
 
+  it('an alert without triggerId watches all the tenant’s triggers together; its events carry no triggerId', async () => {
+    const shop = await tenantWithTrigger('alerts-wide');
+    const second = await t.ok(
+      shop.secret,
+      `mutation($i: CreateTriggerInput!) { createTrigger(input: $i) { id } }`,
+      {
+        i: {
+          name: 'order hook',
+          event: 'ordered',
+          steps: [{ channel: 'WEBHOOK', template: { body: 'thanks' } }],
+        },
+      },
+    );
+    const created = await t.ok(
+      shop.secret,
+      `mutation { createMetricAlert(input: { metric: FAILURE_RATE, comparison: ABOVE,
+        threshold: 0.4, overLastSends: 2 }) { id triggerId } }`,
+    );
+    expect(created.createMetricAlert.triggerId).toBeNull();
+    const client = wsClient(t, shop.secret);
+    const all = collect<AlertEvent>(client, EVENT_SUBSCRIPTION, {});
+    const ofFirst = collect<AlertEvent>(client, EVENT_SUBSCRIPTION, { t: shop.triggerId });
+    await sleep(200);
+    try {
+      // One failure on each trigger: 2 of the tenant's last 2 sends failed.
+      await send(shop.secret, 400);
+      steps.status = 400;
+      await t.ok(
+        shop.secret,
+        `mutation { track(input: { customerExternalId: "wide-1", event: "ordered" }) { eventId } }`,
+      );
+      const firing = await all.waitFor((e) => e.metricAlert.state === 'FIRING');
+      await quiesce(t);
+      expect(firing.metricAlert).toMatchObject({ triggerId: null, value: 1, sends: 2 });
+      expect(all.items).toHaveLength(1);
+      // Filtered to one trigger, a tenant-wide alert's events are not that trigger's.
+      expect(ofFirst.items).toHaveLength(0);
+      // Listing one trigger's alerts leaves the tenant-wide one out.
+      const ofSecond = await t.ok(
+        shop.secret,
+        `query($t: ID) { metricAlerts(triggerId: $t) { id } }`,
+        { t: second.createTrigger.id },
+      );
+      expect(ofSecond.metricAlerts).toEqual([]);
+    } finally {
+      all.dispose();
+      ofFirst.dispose();
+      await client.dispose();
+    }
+  });
+
   it('a key without WRITE may list alerts but not create them (FORBIDDEN)', async () => {
     const shop = await tenantWithTrigger('alerts-scopes');
     const { secret: readOnly } = await createApiKey(t, shop.secret, ['READ'], 'read only');
