@@ -57,7 +57,8 @@ const holds = (where: Part['where'], properties: Record<string, unknown>): boole
 
 /**
  * The definition written out once more, naively and apart from the SQL: per customer, try
- * every stored event instant in range as the anchor, count each part over (t − within, t].
+ * the instant of every event in range named in the pattern as the anchor, counting each part
+ * over (t − within, t] by scanning all of the customer's events.
  */
 function recount(events: Row[], q: Question, nowMs: number) {
   const fromMs = Date.parse(q.from);
@@ -88,7 +89,11 @@ function recount(events: Row[], q: Question, nowMs: number) {
         ).length;
         return count >= (part.atLeast ?? 1);
       });
-    const anchors = inRange.map((e) => e.ms).filter(completesAt);
+    const patternEvents = new Set(q.pattern.all.map((part) => part.event));
+    const anchors = inRange
+      .filter((e) => patternEvents.has(e.event))
+      .map((e) => e.ms)
+      .filter(completesAt);
     const hasPattern = anchors.length > 0;
     const anchorMs = hasPattern ? Math.min(...anchors) : Math.min(...inRange.map((e) => e.ms));
     if (anchorMs + windowMs > nowMs) {
@@ -174,6 +179,13 @@ const FIXTURE: Row[] = [
   { customer: 'G', event: 'view', at: '2026-12-20T00:00:00Z', properties: shoes },
   // H: first event Jan 7 12:00, window ends Jan 10 12:00, after now → incomplete.
   { customer: 'H', event: 'view', at: '2027-01-07T12:00:00Z', properties: shoes },
+  // J: the pattern held only before `from`; in range only a purchase (not a pattern event)
+  // → without, anchored at that purchase, which is not after itself → not converted.
+  { customer: 'J', event: 'view', at: '2026-12-31T10:00:00Z', properties: shoes },
+  { customer: 'J', event: 'view', at: '2026-12-31T11:00:00Z', properties: shoes },
+  { customer: 'J', event: 'view', at: '2026-12-31T12:00:00Z', properties: shoes },
+  { customer: 'J', event: 'addtocart', at: '2026-12-31T13:00:00Z' },
+  { customer: 'J', event: 'purchase', at: '2027-01-01T06:00:00Z', properties: { total: 7 } },
   // I: a purchase with total 0 fails the outcome's where → without, not converted.
   { customer: 'I', event: 'view', at: '2027-01-02T00:00:00Z', properties: hats },
   { customer: 'I', event: 'purchase', at: '2027-01-03T00:00:00Z', properties: { total: 0 } },
@@ -224,13 +236,13 @@ describe('behaviorImpact over stored history', () => {
     const impact = data.behaviorImpact;
 
     expect(impact.withPattern).toEqual({ customers: 3, converted: 1, rate: 1 / 3 });
-    expect(impact.withoutPattern).toEqual({ customers: 4, converted: 2, rate: 0.5 });
+    expect(impact.withoutPattern).toEqual({ customers: 5, converted: 2, rate: 0.4 });
     expect(impact.incomplete).toBe(1);
-    expect(impact.lift).toBeCloseTo(2 / 3, 12);
-    // Katz interval: exp(ln(2/3) ± 1.96·√(1/1 − 1/3 + 1/2 − 1/4)).
-    const se = Math.sqrt(1 - 1 / 3 + 1 / 2 - 1 / 4);
-    expect(impact.liftLow).toBeCloseTo(Math.exp(Math.log(2 / 3) - 1.959964 * se), 5);
-    expect(impact.liftHigh).toBeCloseTo(Math.exp(Math.log(2 / 3) + 1.959964 * se), 5);
+    expect(impact.lift).toBeCloseTo(5 / 6, 12);
+    // Katz interval: exp(ln(5/6) ± 1.96·√(1/1 − 1/3 + 1/2 − 1/5)).
+    const se = Math.sqrt(1 - 1 / 3 + 1 / 2 - 1 / 5);
+    expect(impact.liftLow).toBeCloseTo(Math.exp(Math.log(5 / 6) - 1.959964 * se), 5);
+    expect(impact.liftHigh).toBeCloseTo(Math.exp(Math.log(5 / 6) + 1.959964 * se), 5);
     expect(impact.pValue).toBeGreaterThan(0.05);
     expect(impact.from).toBe(FIXTURE_QUESTION.from);
     expect(impact.to).toBe(FIXTURE_QUESTION.to);
@@ -349,6 +361,79 @@ describe('behaviorImpact over stored history', () => {
       'BAD_USER_INPUT',
       'input.to',
     );
+  });
+
+  it('agrees with the recount on seeded random histories and questions', async () => {
+    const tenant = await createTenantWithKey(t, `impact-random-${uniq()}`);
+    let seed = 20270105;
+    const random = () => {
+      // A small linear congruential generator: the same histories on every run.
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
+    const startMs = Date.parse('2026-12-20T00:00:00Z');
+    const events: Row[] = [];
+    for (let c = 0; c < 60; c++) {
+      const count = 1 + Math.floor(random() * 12);
+      for (let i = 0; i < count; i++) {
+        // Whole minutes over 20 days, so equal instants (ties at an anchor) happen too.
+        const ms = startMs + Math.floor(random() * 20 * 24 * 60) * 60_000;
+        const event = pick(['view', 'view', 'view', 'addtocart', 'purchase']);
+        events.push({
+          customer: `r${c}`,
+          event,
+          at: new Date(ms).toISOString(),
+          properties: { category: pick(['shoes', 'hats']), total: pick([0, 5, 20]) },
+        });
+      }
+    }
+    await store(t, tenant.secret, events);
+
+    for (let q = 0; q < 6; q++) {
+      const question: Question = {
+        pattern: {
+          all: [
+            {
+              event: 'view',
+              atLeast: 1 + Math.floor(random() * 3),
+              within: pick(['PT12H', 'P2D', 'P7D']),
+              ...(random() < 0.5
+                ? {
+                    where: {
+                      field: 'event.properties.category',
+                      op: 'eq' as const,
+                      value: 'shoes',
+                    },
+                  }
+                : {}),
+            },
+            ...(random() < 0.6 ? [{ event: 'addtocart', within: pick(['P1D', 'P5D']) }] : []),
+          ],
+        },
+        outcome: {
+          event: 'purchase',
+          ...(random() < 0.5
+            ? { where: { field: 'event.properties.total', op: 'gt' as const, value: 0 } }
+            : {}),
+        },
+        window: pick(['PT6H', 'P2D', 'P5D']),
+        from: '2026-12-24T00:00:00.000Z',
+        to: pick(['2027-01-05T00:00:00.000Z', '2027-01-09T12:00:00.000Z']),
+      };
+      const data = await t.ok<any>(tenant.secret, QUERY, { input: question });
+      const expected = recount(events, question, Date.parse(NOW));
+      const label = JSON.stringify(question);
+      expect({ label, ...data.behaviorImpact.withPattern }).toMatchObject({
+        label,
+        ...expected.with,
+      });
+      expect({ label, ...data.behaviorImpact.withoutPattern }).toMatchObject({
+        label,
+        ...expected.without,
+      });
+      expect(data.behaviorImpact.incomplete).toBe(expected.incomplete);
+    }
   });
 
   it('needs the READ scope', async () => {

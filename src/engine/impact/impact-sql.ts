@@ -16,10 +16,10 @@ export interface ImpactGroupRow {
  * events (docs/behavior-impact.md defines the groups):
  *
  * - cohort: customers with any event in `[from, to)`;
- * - anchor of a customer WITH the pattern: the earliest instant t in `[from, to)` at which
- *   every part holds, i.e. the customer has ≥ atLeast matching events of the part in
- *   `(t − within, t]` (the rule compiler's `performed` semantics, so history before `from`
- *   counts toward a part). Only instants of events named in the pattern can complete it;
+ * - anchor of a customer WITH the pattern: the earliest instant t of one of their events in
+ *   `[from, to)` named in the pattern at which every part holds, i.e. the customer has
+ *   ≥ atLeast matching events of the part in `(t − within, t]` (the rule compiler's
+ *   `performed` semantics, so history before `from` counts toward a part);
  * - anchor of a customer WITHOUT it: their first event in `[from, to)`;
  * - converted: an outcome event in `(t, t + window]`, read past `to` when stored;
  * - a customer whose `t + window` lies after `now` is counted as incomplete, in no group.
