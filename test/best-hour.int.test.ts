@@ -271,4 +271,44 @@ describe('BEST_HOUR steps on the manual clock', () => {
     expect(message).toMatchObject({ status: 'SENT', scheduledFor: '2027-03-29T17:00:00.000Z' });
     expect((await bestHourDecision(secret, 'dst'))?.detail).toMatchObject({ hour: 19 });
   });
+
+  it('looks for the hour from now when the step is scheduled after its due time has passed', async () => {
+    const { tenantId, secret } = await tenant('UTC');
+    await customer(secret, 'late');
+    for (const day of ['05', '06', '07', '08', '09']) {
+      await t.setClock(`2027-04-${day}T01:00:00Z`);
+      const open = await sendNewsletter(tenantId, secret, 'late');
+      await t.setClock(`2027-04-${day}T02:10:00Z`);
+      await open();
+    }
+    // Step 0 waits out the quiet hours until 07:00; step 1 (an hour after entry) is then
+    // scheduled with its due time, 00:00, long gone.
+    await createTrigger(t, secret, {
+      name: 'two steps',
+      event: 'added_to_cart',
+      quietHours: { from: '22:00', to: '07:00' },
+      steps: [
+        { channel: 'EMAIL', template: { subject: 'First', body: 'One' } },
+        {
+          channel: 'EMAIL',
+          after: 'ENTRY',
+          delay: 'PT1H',
+          template: { subject: 'Your cart', body: 'Two' },
+          sendTime: { mode: 'BEST_HOUR', within: 'PT24H' },
+        },
+      ],
+    });
+    await t.setClock('2027-04-12T23:00:00Z');
+    await track(t, secret, { customerExternalId: 'late', event: 'added_to_cart' });
+    await t.setClock('2027-04-13T07:00:00Z');
+
+    // Not 02:00 this morning (past): the next 02:00, within a day of now.
+    expect((await bestHourDecision(secret, 'late'))?.detail).toMatchObject({
+      step: 1,
+      dueAt: '2027-04-13T00:00:00.000Z',
+      deferredTo: '2027-04-14T02:00:00.000Z',
+      hour: 2,
+    });
+    expect(await cartMessages(secret, 'late')).toEqual([]);
+  });
 });

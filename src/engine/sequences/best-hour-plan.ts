@@ -11,7 +11,8 @@ export type SendTimeChooser = (dueMs: number) => BestHourChoice | null;
  * Learns the customer's best local hour for a BEST_HOUR step (docs/triggers.md): reads their
  * and their tenant's engagement by hour in the caller's tenant transaction, once, and returns
  * the chooser `stepTime` applies after the delay and before the send window. `zone` is the
- * customer's zone as `zoneOf` gives it. Reads only.
+ * customer's zone as `zoneOf` gives it; the bound `withinMs` counts from the due time, or from
+ * `nowMs` when that has passed. Reads only.
  */
 export async function planBestHour(
   tx: Tx,
@@ -31,5 +32,11 @@ export async function planBestHour(
     tenantZone,
     nowMs: p.nowMs,
   });
-  return (dueMs) => chooseBestHour({ dueMs, withinMs: p.withinMs, zone: p.zone, ...hours });
+  return (dueMs) => {
+    // A step whose due time has already passed (it is due at once) looks from now on, and
+    // staying due at once is no move.
+    const fromMs = Math.max(dueMs, p.nowMs);
+    const choice = chooseBestHour({ dueMs: fromMs, withinMs: p.withinMs, zone: p.zone, ...hours });
+    return choice && choice.atMs === fromMs ? { ...choice, atMs: dueMs } : choice;
+  };
 }
