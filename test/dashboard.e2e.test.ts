@@ -115,6 +115,16 @@ describeWithChromium('dashboard page in headless Chromium', () => {
     await page.close();
   });
 
+  it('tells a key that may not read apart from a bad one', async () => {
+    const ingestOnly = await createApiKey(t, tenant.secret, ['INGEST'], 'events only');
+    const { page } = await openDashboard();
+    await signIn(page, ingestOnly.secret);
+    const error = await waitForText(page, '#sign-in-error', (text) => text.length > 0);
+    expect(error).toBe('This API key may not read metrics (it needs READ).');
+    expect(await page.isVisible('#board')).toBe(false);
+    await page.close();
+  });
+
   it('says so when Nudge cannot be reached', async () => {
     const { page } = await openDashboard();
     await page.route('**/graphql', (route) => route.abort('connectionrefused'));
