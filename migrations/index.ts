@@ -5,6 +5,7 @@ import { Metrics1765000000000 } from './1765000000000-metrics';
 import { MetricAlerts1765100000000 } from './1765100000000-metric-alerts';
 import { Experiments1765200000000 } from './1765200000000-experiments';
 import { BestHour1765300000000 } from './1765300000000-best-hour';
+import { EligiblePerStatement1765400000000 } from './1765400000000-eligible-per-statement';
 
 /** Every migration, in order. Shipped migrations are never edited; add a new one. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   MetricAlerts1765100000000,
   Experiments1765200000000,
   BestHour1765300000000,
+  EligiblePerStatement1765400000000,
 ];
