@@ -8,6 +8,7 @@ import { Effects } from '../sequences/effects';
 import type { EnrollmentEngine } from '../sequences/enrollment.engine';
 import type { ReactionRunner } from '../sequences/reaction-runner';
 import { CustomerRef, IdentityResolver, refKey } from './identity';
+import { CoalescingOptions, DEFAULT_COALESCING, IngestCoalescer } from './ingest-coalescer';
 import { checkExternalId, checkJsonObject, checkOccurredAt } from './validation';
 import { checkStorableText } from '../../validation';
 import { canonicalJson } from '../../json';
@@ -51,13 +52,18 @@ interface ValidItem {
  * The payload compared is customer, event name, properties and an explicit `occurredAt`.
  */
 export class IngestService {
+  private readonly coalescer: IngestCoalescer<ValidItem, TrackItemResult>;
+
   constructor(
     private readonly clock: Clock,
     private readonly reactions: ReactionRunner,
     private readonly enrollments: EnrollmentEngine,
     private readonly identity: IdentityResolver,
     private readonly maxFutureSkewMs: number,
-  ) {}
+    coalescing: CoalescingOptions = DEFAULT_COALESCING,
+  ) {
+    this.coalescer = new IngestCoalescer(coalescing, (ctx, items) => this.storeCalls(ctx, items));
+  }
 
   /** Validates and stores up to 1,000 events; per-item results in input order. */
   async trackBatch(ctx: TenantContext, commands: TrackCommand[]): Promise<TrackItemResult[]> {
@@ -80,20 +86,33 @@ export class IngestService {
       }
     });
 
+    await this.storeValid(ctx, valid, nowMs, results, commands.length);
+    return results;
+  }
+
+  /** Single `track` calls coalesced by `IngestCoalescer`: item k answers call k. */
+  private async storeCalls(ctx: TenantContext, calls: ValidItem[]): Promise<TrackItemResult[]> {
+    const results: TrackItemResult[] = new Array(calls.length);
+    const items = calls.map((item, index) => ({ ...item, index }));
+    await this.storeValid(ctx, items, this.clock.nowMs(), results, items.length);
+    return results;
+  }
+
+  /** One transaction for validated items; their results land at `results[item.index]`. */
+  private async storeValid(
+    ctx: TenantContext,
+    valid: ValidItem[],
+    nowMs: number,
+    results: TrackItemResult[],
+    count: number,
+  ): Promise<void> {
     let effects = new Effects();
     if (valid.length > 0) {
       ({ effects } = await this.reactions.run(ctx, 'ingest', (tx, fresh) =>
         this.store(tx, ctx.tenantId, valid, nowMs, results, fresh),
       ));
     }
-    ctx.log.debug(
-      {
-        count: commands.length,
-        enrolled: effects.enrollmentsStarted,
-      },
-      'events ingested',
-    );
-    return results;
+    ctx.log.debug({ count, enrolled: effects.enrollmentsStarted }, 'events ingested');
   }
 
   /** One event; a CONFLICT or BAD_USER_INPUT is thrown rather than returned. */
@@ -101,22 +120,24 @@ export class IngestService {
     ctx: TenantContext,
     command: TrackCommand,
   ): Promise<{ eventId: string; duplicate: boolean }> {
+    let item: ValidItem;
     try {
-      this.validate(command, 0, this.clock.nowMs());
+      item = this.validate(command, 0, this.clock.nowMs());
     } catch (err) {
       if (err instanceof InputProblem) throw err.toError('input');
       throw err;
     }
-    const [result] = await this.trackBatch(ctx, [command]);
+    const result = await this.coalescer.submit(ctx, item);
     if (result.status === 'rejected') {
-      const message = result.message.replace(/^events\.0\./, 'input.');
+      // The shared transaction numbered this call by its place among the others.
+      const message = result.message.replace(/^events\.\d+\./, 'input.');
       if (result.code === ErrorCode.CONFLICT) {
         throw new ConflictError(message, {
           field: 'input.messageId',
           reason: 'IDEMPOTENCY_KEY_REUSED',
         });
       }
-      throw new BadInputError(result.field.replace(/^events\.0\./, 'input.'), message);
+      throw new BadInputError(result.field.replace(/^events\.\d+\./, 'input.'), message);
     }
     return { eventId: result.eventId, duplicate: result.status === 'duplicate' };
   }
