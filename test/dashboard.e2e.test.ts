@@ -146,6 +146,7 @@ describeWithChromium('dashboard page in headless Chromium', () => {
     const error = await waitForText(page, '#board-error', (text) => text.length > 0);
     expect(error).toContain('revoked');
     await waitForText(page, '#live-status', (text) => text === 'refused');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await page.close();
   });
 

@@ -76,7 +76,8 @@ class Dashboard {
     try {
       result = await request<SignInResult>(apiKey, SIGN_IN_QUERY);
     } catch (err) {
-      sessionStorage.removeItem(STORAGE_KEY);
+      // A network failure keeps a stored key for the next try; a refused key is dropped.
+      if (err instanceof ApiError && err.kind !== 'network') sessionStorage.removeItem(STORAGE_KEY);
       showMessage(this.signInError, messageOf(err));
       this.signInButton.disabled = false;
       this.keyInput.focus();
@@ -139,6 +140,9 @@ class Dashboard {
     byId('updated-received').textContent = '';
     byId('funnel').replaceChildren(el('li', { class: 'muted' }, 'Waiting for live metrics…'));
     byId('kpis').replaceChildren();
+    byId('steps').replaceChildren();
+    byId('daily').replaceChildren();
+    byId('experiments').replaceChildren();
     byId('firings').replaceChildren(el('li', { class: 'muted' }, 'Waiting for the next firing…'));
     showMessage(this.boardError, null);
 
@@ -252,6 +256,7 @@ class Dashboard {
   private onLiveClosed(code: number | null): void {
     if (!this.session) return;
     if (code === 4403) {
+      sessionStorage.removeItem(STORAGE_KEY);
       this.setLive('off', 'refused');
       showMessage(
         this.boardError,
