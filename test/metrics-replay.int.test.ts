@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { Database } from '../src/platform/database';
 import { DEFAULT_REPLAY_FILE, runThreeStepReplay } from '../scripts/replay';
 import { failedMetricsChecks, type MetricsFigures } from '../scripts/lib/three-step-metrics';
 import type { ThreeStepSummary } from '../scripts/lib/three-step-summary';
 import { OPERATOR_TOKEN, describeWithRedis } from './support/harness';
-import { expectedTotals, recountFromRawTables } from './support/metrics-recount';
+import { COUNTS_FIELDS, expectedTotals, recountFromRawTables } from './support/metrics-recount';
 import { killAll, spawnNudge, type NudgeProcess } from './support/nudge-process';
 
 /**
  * Issue #5: after a replay of the real RetailRocket sample through the three-step flow
  * (email, SMS, push to local peers), `triggerMetrics` equals a recount from the raw tables —
  * also when a second worker process that did much of the work is SIGKILLed mid-run, its
- * transactions cut off wherever they were.
+ * transactions cut off wherever they were. A `metricsUpdated` subscriber watching the replay
+ * sees the funnel advance and ends on the same totals.
  */
 const REPLAY_TIMEOUT_MS = 600_000;
 /** The clock move during which the second worker dies (of about 870). */
@@ -67,17 +70,67 @@ describeWithRedis('#5 metrics after the three-step replay of the real sample', (
   }
 
   it(
-    'triggerMetrics equals a recount from the raw tables and the replay’s own figures',
+    'triggerMetrics equals a recount from the raw tables and the replay’s own figures; a live subscriber sees the funnel advance to the same totals',
     async () => {
+      const updates: Array<{ totals: Record<string, any>; change: Record<string, any> }> = [];
+      let client: Client | null = null;
+      let lastTotals: unknown = null;
       const summary = await runThreeStepReplay({
         file: DEFAULT_REPLAY_FILE,
         env: replayEnv(`mr${randomBytes(4).toString('hex')}`, randomBytes(16).toString('hex')),
+        onTenantReady: async ({ url, secret, triggerId }) => {
+          client = createClient({
+            url: url.replace(/^http/, 'ws'),
+            webSocketImpl: WebSocket,
+            connectionParams: { authorization: `Bearer ${secret}` },
+            retryAttempts: 0,
+          });
+          await new Promise<void>((resolve, reject) => {
+            client!.subscribe<{ metricsUpdated: (typeof updates)[number] }>(
+              {
+                query: `subscription($id: ID!) { metricsUpdated(triggerId: $id) {
+                  totals { ${COUNTS_FIELDS} } change { ${COUNTS_FIELDS} } } }`,
+                variables: { id: triggerId },
+              },
+              {
+                next: (result) => {
+                  if (result.data) updates.push(result.data.metricsUpdated);
+                  resolve();
+                },
+                error: reject,
+                complete: () => undefined,
+              },
+            );
+          });
+        },
+        beforeStop: async ({ summary: live }) => {
+          // The last coalesced update lands within about a second of the last change.
+          for (let i = 0; i < 50; i++) {
+            lastTotals = updates[updates.length - 1]?.totals ?? null;
+            if (JSON.stringify(lastTotals) === JSON.stringify(live.metrics.totals)) break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          await client?.dispose();
+        },
       });
       expect(summary.isMatch).toBe(true);
       await expectMetricsEqualRecount(summary);
       expect(summary.metrics.totals).toMatchObject({ eligible: 261, entries: 236 });
       expect(summary.metrics.totals.sent).toBe(231);
       expect(summary.metrics.totals.conversions).toBe(41);
+
+      // The subscriber: a snapshot of nothing, then the funnel moving forward, then the end.
+      expect(updates[0].totals).toMatchObject({ eligible: 0, entries: 0, sent: 0 });
+      expect(updates.length).toBeGreaterThan(5);
+      for (let i = 1; i < updates.length; i++) {
+        for (const name of ['eligible', 'entries', 'sent', 'opened', 'conversions']) {
+          expect(updates[i].totals[name]).toBeGreaterThanOrEqual(updates[i - 1].totals[name]);
+          expect(updates[i].change[name]).toBe(
+            updates[i].totals[name] - updates[i - 1].totals[name],
+          );
+        }
+      }
+      expect(lastTotals).toEqual(summary.metrics.totals);
     },
     REPLAY_TIMEOUT_MS,
   );

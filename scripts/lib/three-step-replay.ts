@@ -80,6 +80,8 @@ export interface ThreeStepReplayOptions {
    * from (tests start a second worker on the same servers and peers with it).
    */
   onStarted?: (env: NodeJS.ProcessEnv) => Promise<void>;
+  /** Called once the tenant and its trigger exist, before any event (tests subscribe here). */
+  onTenantReady?: (tenant: { url: string; secret: string; triggerId: string }) => Promise<void>;
   /** Called before each move of the manual clock with its target (a second worker keeps up). */
   beforeClockMove?: (toMs: number) => Promise<void>;
 }
@@ -159,6 +161,11 @@ export async function runThreeStepReplay(
     const tenant = await setUpTenant(client, operator, push, contacts, firstMs);
     const setupMs = performance.now() - setupStartedMs;
     progress(`tenant ${tenant.tenantId}: trigger created, ${contacts.length} visitors identified`);
+    await options.onTenantReady?.({
+      url: nudge.url,
+      secret: tenant.secret,
+      triggerId: tenant.triggerId,
+    });
 
     const opener = new EmailOpener(running.sink, tenant.tenantId, PUBLIC_URL, nudge.url);
     const clock = new ClockDriver(client, operator, stops, opener, firstMs - 1000);
