@@ -30,6 +30,7 @@ export interface MetricCounts extends CounterSet {
   timeToConvertP90Seconds: number | null;
 }
 
+/** The additive counters by name, in the order the API lists them. */
 export const COUNTER_NAMES = [
   'eligible',
   'entries',
@@ -61,11 +62,13 @@ export class CountsAccumulator {
   }
 }
 
+/** Percentiles of the time from a run's start to its goal event, in seconds. */
 export interface TimeToConvert {
   medianSeconds: number | null;
   p90Seconds: number | null;
 }
 
+/** Every counter at 0 (a fresh accumulator's start). */
 export function zeroCounters(): CounterSet {
   return {
     eligible: 0,

@@ -17,6 +17,7 @@ export class MetricsCompactor {
     private readonly log: Logger,
   ) {}
 
+  /** Starts the periodic compaction (idempotent). */
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.runOnce(), this.intervalMs);
@@ -33,6 +34,7 @@ export class MetricsCompactor {
     }
   }
 
+  /** Stops the timer and waits for a pass under way. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
