@@ -325,6 +325,9 @@ describe('C18 A/B test of timing: sticky assignment, edits mid-test, per-variant
     }
     const [a, b, c] = r.variants;
     expect(a.uplift).toBeNull();
+    expect(a.timeToConvertPValue).toBeNull();
+    expect(b.timeToConvertPValue).toBeGreaterThanOrEqual(0);
+    expect(b.timeToConvertPValue).toBeLessThanOrEqual(1);
     expect(b.uplift).toBeCloseTo(b.conversionRate! - a.conversionRate!, 10);
     expect(b.upliftLow!).toBeLessThan(b.uplift!);
     expect(b.upliftHigh!).toBeGreaterThan(b.uplift!);

@@ -2,6 +2,7 @@ import {
   compareToControl,
   medianOrNull,
   probabilityToBeat,
+  rankSumPValue,
   rateOf,
   requiredSamplePerVariant,
 } from '../src/engine/experiments/experiment-stats';
@@ -72,6 +73,14 @@ describe('experiment statistics against textbook values', () => {
     expect(requiredSamplePerVariant(0.2, 0.05)).toBe(1094);
     // A stricter α (Bonferroni over two comparisons) needs more.
     expect(requiredSamplePerVariant(0.1, 0.02, 0.025)).toBeGreaterThan(3841);
+  });
+
+  it('time to convert: Mann–Whitney [1, 2, 3] vs [4, 5, 6] gives p = 0.0809 (U = 0, continuity-corrected)', () => {
+    // mean U = 4.5, var = 3·3/12·7 = 5.25, z = (4.5 − 0.5)/√5.25 = 1.7457, p = 2(1 − Φ(z)).
+    expect(rankSumPValue([1, 2, 3], [4, 5, 6])).toBeCloseTo(0.0809, 4);
+    expect(rankSumPValue([4, 5, 6], [1, 2, 3])).toBeCloseTo(0.0809, 4);
+    expect(rankSumPValue([5, 5, 5], [5, 5])).toBe(1);
+    expect(rankSumPValue([], [1])).toBeNull();
   });
 
   it('rates and medians of nothing are null', () => {

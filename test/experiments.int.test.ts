@@ -139,6 +139,9 @@ describe('experiments: holdout, winner rule, promoteVariant', () => {
       uplift: null,
     });
     expect(holdout.medianTimeToConvertSeconds).toBe(2 * 3600);
+    // Every conversion on both sides took exactly 2 h: the times cannot differ.
+    expect(mail.timeToConvertPValue).toBeNull();
+    expect(holdout.timeToConvertPValue).toBe(1);
     expect(holdout.uplift).toBeCloseTo(holdout.conversionRate! - mail.conversionRate!, 10);
   }, 300_000);
 

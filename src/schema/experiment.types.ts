@@ -58,6 +58,14 @@ export class VariantResult {
 
   @Field(() => Float, { nullable: true, description: 'Median time from run start to goal.' })
   medianTimeToConvertSeconds: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Two-sided Mann–Whitney p-value: do times to convert differ from the control’s? ' +
+      'Null for control or without conversions on either side.',
+  })
+  timeToConvertPValue: number | null;
 }
 
 @ObjectType({ description: 'The experiment on one step of a trigger and its results.' })

@@ -25,6 +25,7 @@ export interface ExperimentResultsNode {
     pValue: number | null;
     probabilityToBeatControl: number | null;
     medianTimeToConvertSeconds: number | null;
+    timeToConvertPValue: number | null;
   }>;
 }
 
@@ -32,7 +33,8 @@ export const EXPERIMENT_RESULTS = `query($triggerId: ID!, $step: Int!) {
   experimentResults(triggerId: $triggerId, step: $step) {
     triggerId step experimentId name status control winner requiredSamplePerVariant
     variants { name weight isHoldout entries sent conversions conversionRate uplift upliftLow
-      upliftHigh relativeUplift pValue probabilityToBeatControl medianTimeToConvertSeconds }
+      upliftHigh relativeUplift pValue probabilityToBeatControl medianTimeToConvertSeconds
+      timeToConvertPValue }
   }
 }`;
 

@@ -1,6 +1,13 @@
 import { Tx, rows } from '../../platform/database';
 import { ALPHA, ExperimentVariantSnapshot } from './experiment-lifecycle';
-import { Comparison, Proportion, compareToControl, medianOrNull, rateOf } from './experiment-stats';
+import {
+  Comparison,
+  Proportion,
+  compareToControl,
+  medianOrNull,
+  rankSumPValue,
+  rateOf,
+} from './experiment-stats';
 
 /** Message states that mean the step's message went out. */
 const WENT_OUT = ['SENT', 'DELIVERED', 'OPENED', 'CLICKED'];
@@ -22,6 +29,8 @@ export interface VariantResultView {
   pValue: number | null;
   probabilityToBeatControl: number | null;
   medianTimeToConvertSeconds: number | null;
+  /** Mann–Whitney p-value of this variant's times to convert against the control's. */
+  timeToConvertPValue: number | null;
 }
 
 export interface ExperimentResultsView {
@@ -126,6 +135,7 @@ export async function experimentResults(
     return { conversions: c?.conversions ?? 0, trials: c?.entries ?? 0 };
   };
   const controlCounts = proportionOf(control);
+  const controlSeconds = (control !== null && byName.get(control)?.seconds) || [];
 
   const variants = arms.map((arm): VariantResultView => {
     const c = byName.get(arm.name);
@@ -147,6 +157,8 @@ export async function experimentResults(
       pValue: vs?.pValue ?? null,
       probabilityToBeatControl: vs?.probabilityToBeatControl ?? null,
       medianTimeToConvertSeconds: medianOrNull(c?.seconds ?? []),
+      timeToConvertPValue:
+        arm.name === control ? null : rankSumPValue(c?.seconds ?? [], controlSeconds),
     };
   });
 
