@@ -322,6 +322,55 @@ describe('experiments: holdout, winner rule, promoteVariant', () => {
     }
   }, 300_000);
 
+  it.each(['experiments', 'experiment_assignments', 'experiment_entries'])(
+    'row-level security: %s shows a tenant only its own rows and refuses writes for another',
+    async (table) => {
+      const tenants = [];
+      for (const name of ['rls-a', 'rls-b']) {
+        const s = await tenantWith(`${name}-${table}`, 5, '2025-09-08T08:00:00.000Z');
+        await createTrigger(s.secret, {
+          name: 'rls',
+          event: 'visited',
+          steps: [
+            {
+              channel: 'EMAIL',
+              template: TEMPLATE,
+              variants: [
+                { name: 'A', weight: 1 },
+                { name: 'B', weight: 1 },
+              ],
+            },
+          ],
+        });
+        await enterAll(s.secret, s.customers, '2025-09-08T08:00:00.000Z');
+        tenants.push(s);
+      }
+      const [alpha, beta] = tenants;
+      const count = async (tenantId: string) => {
+        const [row] = await t.nudge.db.asSystem((tx) =>
+          tx.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = $1`, [tenantId]),
+        );
+        return (row as { n: number }).n;
+      };
+      expect(await count(alpha.tenantId)).toBeGreaterThan(0);
+      const betaCount = await count(beta.tenantId);
+      expect(betaCount).toBeGreaterThan(0);
+
+      const seen = (await t.nudge.db.withTenant(beta.tenantId, (tx) =>
+        tx.query(`SELECT tenant_id FROM ${table}`),
+      )) as Array<{ tenant_id: string }>;
+      expect(seen).toHaveLength(betaCount);
+      expect(new Set(seen.map((r) => r.tenant_id))).toEqual(new Set([beta.tenantId]));
+
+      await expect(
+        t.nudge.db.withTenant(beta.tenantId, (tx) =>
+          tx.query(`UPDATE ${table} SET tenant_id = $1`, [alpha.tenantId]),
+        ),
+      ).rejects.toThrow(/row-level security/);
+    },
+    120_000,
+  );
+
   it('errors: another tenant’s trigger is NOT_FOUND, a missing step BAD_USER_INPUT, a step without variants NONE; bad experiment input names its field', async () => {
     const owner = await tenantWith('own', 0, '2025-09-08T08:00:00.000Z');
     const other = await tenantWith('other', 0, '2025-09-08T08:00:00.000Z');
