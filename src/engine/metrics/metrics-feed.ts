@@ -23,6 +23,8 @@ export interface MetricsFeedOptions {
 }
 
 interface Subscriber {
+  /** False until its snapshot is queued: nothing may overtake the first message. */
+  hasSnapshot: boolean;
   lastSent: MetricCounts;
   lastSentAtMs: number;
   push(update: MetricsUpdateView): void;
@@ -32,8 +34,6 @@ interface Watch {
   ctx: TenantContext;
   triggerId: string;
   subscribers: Set<Subscriber>;
-  /** The totals last read, to tell whether anything moved. */
-  latest: MetricCounts | null;
 }
 
 /**
@@ -77,12 +77,13 @@ export class MetricsFeed {
       change: sumChanges(older.change, newer.change),
     }));
     const subscriber: Subscriber = {
+      hasSnapshot: false,
       lastSent: zeroCounts(),
       lastSentAtMs: 0,
       push: (update) => queue.push(update),
     };
     const key = `${ctx.tenantId}:${triggerId}`;
-    const watch = this.watches.get(key) ?? { ctx, triggerId, subscribers: new Set(), latest: null };
+    const watch = this.watches.get(key) ?? { ctx, triggerId, subscribers: new Set() };
     this.watches.set(key, watch);
     // Registered before the snapshot is read: a change committed meanwhile is either in the
     // snapshot or found by the next poll.
@@ -92,6 +93,7 @@ export class MetricsFeed {
       const totals = await this.metrics.allTimeTotals(ctx, triggerId);
       subscriber.lastSent = totals;
       subscriber.lastSentAtMs = this.wallClockMs();
+      subscriber.hasSnapshot = true;
       queue.push({ triggerId, at: new Date(this.options.nowMs()), totals, change: zeroCounts() });
     } catch (err) {
       this.unwatch(key, subscriber);
@@ -101,7 +103,7 @@ export class MetricsFeed {
     return queue;
   }
 
-  /** Stops polling; open subscriptions end. */
+  /** Stops polling (at shutdown; the server closes the subscriptions themselves). */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -146,9 +148,9 @@ export class MetricsFeed {
       );
       return;
     }
-    watch.latest = totals;
     const nowMs = this.wallClockMs();
     for (const subscriber of watch.subscribers) {
+      if (!subscriber.hasSnapshot) continue;
       if (nowMs - subscriber.lastSentAtMs < this.options.minGapMs) continue;
       const change = countsChange(subscriber.lastSent, totals);
       if (isUnchanged(change)) continue;
