@@ -18,6 +18,17 @@ export class MemoryTimerIndex implements TimerIndex {
       this.due[shardOf(t.tenantId, this.shardCount)].set(t.timerId, t.dueAtMs);
   }
 
+  async restore(timers: IndexedTimer[]): Promise<number> {
+    let added = 0;
+    for (const t of timers) {
+      const shard = shardOf(t.tenantId, this.shardCount);
+      if (this.due[shard].has(t.timerId) || this.leases[shard].has(t.timerId)) continue;
+      this.due[shard].set(t.timerId, t.dueAtMs);
+      added++;
+    }
+    return added;
+  }
+
   async unschedule(timers: Array<Pick<IndexedTimer, 'timerId' | 'tenantId'>>): Promise<void> {
     for (const t of timers) this.due[shardOf(t.tenantId, this.shardCount)].delete(t.timerId);
   }

@@ -5,6 +5,7 @@ import { ClaimedTimer, IndexedTimer, TimerIndex, shardOf } from './timer-index';
 import { timerKeys } from './timer-keys';
 
 const CLAIM_DUE = readFileSync(path.join(__dirname, 'lua', 'claimDue-2.lua'), 'utf8');
+const RESTORE_MISSING = readFileSync(path.join(__dirname, 'lua', 'restoreMissing-1.lua'), 'utf8');
 const REQUEUE_EXPIRED = readFileSync(path.join(__dirname, 'lua', 'requeueExpired-2.lua'), 'utf8');
 
 /** The timer index in Redis: one due set and one lease set per shard. */
@@ -23,6 +24,24 @@ export class RedisTimerIndex implements TimerIndex {
       multi.zAdd(keys.due, { score: t.dueAtMs, value: t.timerId });
     }
     await multi.exec();
+  }
+
+  async restore(timers: IndexedTimer[]): Promise<number> {
+    const byShard = new Map<number, string[]>();
+    for (const t of timers) {
+      const shard = shardOf(t.tenantId, this.shardCount);
+      const args = byShard.get(shard) ?? [];
+      args.push(String(t.dueAtMs), t.timerId);
+      byShard.set(shard, args);
+    }
+    let added = 0;
+    for (const [shard, args] of byShard) {
+      const keys = timerKeys(this.prefix, shard);
+      added += Number(
+        await this.redis.eval(RESTORE_MISSING, { keys: [keys.due, keys.lease], arguments: args }),
+      );
+    }
+    return added;
   }
 
   async unschedule(timers: Array<Pick<IndexedTimer, 'timerId' | 'tenantId'>>): Promise<void> {

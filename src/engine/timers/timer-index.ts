@@ -19,6 +19,11 @@ export interface TimerIndex {
   readonly shardCount: number;
   /** Adds or moves timers; idempotent per timer id. */
   schedule(timers: IndexedTimer[]): Promise<void>;
+  /**
+   * Adds timers that are neither due nor leased (the sweep's repair); a timer a live worker
+   * holds, or one already queued, is left alone. Returns how many were added.
+   */
+  restore(timers: IndexedTimer[]): Promise<number>;
   /** Removes timers from the due set (cancelled or done). */
   unschedule(timers: Array<Pick<IndexedTimer, 'timerId' | 'tenantId'>>): Promise<void>;
   /** Atomically leases up to `limit` timers due at or before `nowMs`, in due order. */
