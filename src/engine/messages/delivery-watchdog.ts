@@ -1,7 +1,7 @@
 import { Tx, rows } from '../../platform/database';
 import type { Effects } from '../sequences/effects';
 import type { EnrollmentRow } from '../sequences/enrollment.engine';
-import { putTimer, settleTimer } from '../timers/timer-store';
+import { putTimer } from '../timers/timer-store';
 import type { Channel } from '../triggers/trigger-definition';
 
 /** How long a recorded message may wait for its delivery before the watchdog looks at it. */
@@ -30,15 +30,6 @@ export async function armDeliveryWatchdog(
     nowMs,
     rearm: true,
   });
-}
-
-/** The message reached a final state: its watchdog has nothing left to do. */
-export async function settleDeliveryWatchdog(
-  tx: Tx,
-  effects: Effects,
-  m: { tenantId: string; enrollmentId: string; stepIndex: number },
-): Promise<void> {
-  await settleTimer(tx, effects, { ...m, kind: 'DELIVERY' });
 }
 
 /**

@@ -9,7 +9,7 @@ import { emailLinks } from '../engagement/link-tokens';
 import { Effects } from '../sequences/effects';
 import type { TimerIndex } from '../timers/timer-index';
 import type { Channel, Purpose } from '../triggers/trigger-definition';
-import { armDeliveryWatchdog, settleDeliveryWatchdog } from './delivery-watchdog';
+import { armDeliveryWatchdog } from './delivery-watchdog';
 
 interface PendingMessageRow {
   id: string;
@@ -270,7 +270,10 @@ export class DeliveryService {
     return code;
   }
 
-  /** Puts the message in a final state and stands its watchdog down. */
+  /**
+   * Puts the message in a final state and stands its watchdog down (its DELIVERY timer DONE,
+   * as `cancelTimers` does for step timers), in one statement: one round trip per delivery fewer.
+   */
   private async finish(
     tx: Tx,
     effects: Effects,
@@ -283,14 +286,19 @@ export class DeliveryService {
       providerMessageId?: string | null;
     },
   ): Promise<void> {
-    await rows(
+    const settled = await rows<{ id: string }>(
       tx,
-      `UPDATE messages SET status = $3,
-         failure = CASE WHEN $3 = 'SENT' THEN NULL ELSE COALESCE($4, failure) END,
-         suppression_reason = $5, provider_message_id = $6,
-         sent_at = CASE WHEN $3 = 'SENT' THEN $7 ELSE sent_at END,
-         sending_until = NULL, next_attempt_at = NULL, updated_at = $7
-       WHERE tenant_id = $1 AND id = $2`,
+      `WITH finished AS (
+         UPDATE messages SET status = $3,
+           failure = CASE WHEN $3 = 'SENT' THEN NULL ELSE COALESCE($4, failure) END,
+           suppression_reason = $5, provider_message_id = $6,
+           sent_at = CASE WHEN $3 = 'SENT' THEN $7 ELSE sent_at END,
+           sending_until = NULL, next_attempt_at = NULL, updated_at = $7
+         WHERE tenant_id = $1 AND id = $2
+       )
+       UPDATE timers SET state = 'DONE' WHERE tenant_id = $1 AND enrollment_id = $8
+         AND kind = 'DELIVERY' AND step_index = $9 AND state = 'PENDING'
+       RETURNING id`,
       [
         m.tenant_id,
         m.id,
@@ -299,13 +307,12 @@ export class DeliveryService {
         outcome.suppressionReason ?? null,
         outcome.providerMessageId ?? null,
         new Date(outcome.nowMs),
+        m.enrollment_id,
+        m.step_index,
       ],
     );
-    await settleDeliveryWatchdog(tx, effects, {
-      tenantId: m.tenant_id,
-      enrollmentId: m.enrollment_id,
-      stepIndex: m.step_index,
-    });
+    for (const { id } of settled)
+      effects.timersToUnschedule.push({ timerId: id, tenantId: m.tenant_id });
   }
 
   private async applyIndex(effects: Effects): Promise<void> {

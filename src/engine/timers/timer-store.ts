@@ -82,20 +82,3 @@ export async function cancelTimers(
   );
   for (const { id } of cancelled) effects.timersToUnschedule.push({ timerId: id, tenantId });
 }
-
-/** Marks one pending timer done (its purpose was met some other way) and drops it from the index. */
-export async function settleTimer(
-  tx: Tx,
-  effects: Effects,
-  t: { tenantId: string; kind: TimerKind; enrollmentId: string; stepIndex: number },
-): Promise<void> {
-  const settled = await rows<{ id: string }>(
-    tx,
-    `UPDATE timers SET state = 'DONE' WHERE tenant_id = $1 AND enrollment_id = $2 AND kind = $3
-       AND step_index = $4 AND state = 'PENDING'
-     RETURNING id`,
-    [t.tenantId, t.enrollmentId, t.kind, t.stepIndex],
-  );
-  for (const { id } of settled)
-    effects.timersToUnschedule.push({ timerId: id, tenantId: t.tenantId });
-}
