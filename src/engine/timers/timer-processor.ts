@@ -11,6 +11,20 @@ import type { TimerRow } from './timer-store';
 /** What became of a claimed timer. `busy` is never returned: locks serialise instead. */
 export type TimerOutcome = 'fired' | 'skipped' | 'not-due' | 'failed';
 
+/** What a fire needs to know before its transaction: the tenant (for row-level security). */
+export interface TimerMeta {
+  tenant_id: string;
+  customer_id: string;
+}
+
+/** The timer's own columns, read beside its enrollment's (`SELECT e.*, t.… AS timer_…`). */
+interface TimerColumns {
+  timer_kind: TimerRow['kind'];
+  timer_step_index: number;
+  timer_due_at: Date;
+  timer_state: TimerRow['state'];
+}
+
 /** After this many failed attempts a timer is parked as FAILED (a dead letter) and logged. */
 export const MAX_TIMER_ATTEMPTS = 5;
 
@@ -33,12 +47,27 @@ export class TimerProcessor {
     private readonly log: Logger,
   ) {}
 
-  async fire(timerId: string): Promise<TimerOutcome> {
-    const [meta] = (await this.db.dataSource.query(
-      `SELECT t.tenant_id, e.customer_id FROM timers t JOIN enrollments e ON e.id = t.enrollment_id
-       WHERE t.id = $1`,
-      [timerId],
-    )) as Array<{ tenant_id: string; customer_id: string }>;
+  /**
+   * Looks up tenant and customer of many claimed timers in one query (the claim knows only
+   * ids), so a batch of fires does not pay one extra round trip each. Timers that no longer
+   * exist are absent from the map.
+   */
+  async lookup(timerIds: string[]): Promise<Map<string, TimerMeta>> {
+    const found = new Map<string, TimerMeta>();
+    if (timerIds.length === 0) return found;
+    const metas = (await this.db.dataSource.query(
+      `SELECT t.id::text AS id, t.tenant_id, e.customer_id
+       FROM timers t JOIN enrollments e ON e.id = t.enrollment_id
+       WHERE t.id = ANY($1::bigint[])`,
+      [timerIds],
+    )) as Array<TimerMeta & { id: string }>;
+    for (const { id, tenant_id, customer_id } of metas) found.set(id, { tenant_id, customer_id });
+    return found;
+  }
+
+  /** Fires one claimed timer; `meta` from `lookup` saves the query that finds its tenant. */
+  async fire(timerId: string, known?: TimerMeta): Promise<TimerOutcome> {
+    const meta = known ?? (await this.lookup([timerId])).get(timerId);
     if (!meta) return 'skipped';
 
     const effects = new Effects();
@@ -69,12 +98,20 @@ export class TimerProcessor {
         meta.tenant_id,
         meta.customer_id,
       ]);
-      const [timer] = await rows<TimerRow>(
+      // The timer and its run, both locked, in one round trip (the customer lock above already
+      // orders this transaction against every other writer of them).
+      const [locked] = await rows<EnrollmentRow & TimerColumns>(
         tx,
-        'SELECT * FROM timers WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+        `SELECT e.*, t.kind AS timer_kind, t.step_index AS timer_step_index,
+           t.due_at AS timer_due_at, t.state AS timer_state
+         FROM timers t JOIN enrollments e ON e.id = t.enrollment_id
+         WHERE t.tenant_id = $1 AND t.id = $2 FOR UPDATE`,
         [meta.tenant_id, timerId],
       );
-      if (!timer || timer.state !== 'PENDING') return 'skipped';
+      if (!locked) return 'skipped';
+      const { timer_kind, timer_step_index, timer_due_at, timer_state, ...run } = locked;
+      if (timer_state !== 'PENDING') return 'skipped';
+      const timer = { kind: timer_kind, step_index: timer_step_index, due_at: timer_due_at };
       const nowMs = this.clock.nowMs();
       if (timer.due_at.getTime() > nowMs) {
         // The due time moved (a repeated entry reset the deadline) after this claim was indexed.
@@ -86,11 +123,6 @@ export class TimerProcessor {
         return 'not-due';
       }
 
-      const [run] = await rows<EnrollmentRow>(
-        tx,
-        'SELECT * FROM enrollments WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
-        [meta.tenant_id, timer.enrollment_id],
-      );
       let deferral: { deferToMs: number } | null = null;
       if (timer.kind === 'DEADLINE') {
         await this.enrollments.onDeadline(tx, run, timer.due_at.getTime(), nowMs, effects);
