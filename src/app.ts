@@ -202,8 +202,10 @@ export async function startNudge(
         pollMs: config.timerPollMs,
         sweepMs: 10_000,
         claimBatch: 200,
+        concurrency: config.timerConcurrency,
       },
       log,
+      deliveries,
     );
     const reactions = new ReactionRunner(db, applier, timers);
 

@@ -31,6 +31,8 @@ export interface Config {
   timerShards: number;
   timerLeaseMs: number;
   timerPollMs: number;
+  /** Timer transactions in flight at once per worker process. */
+  timerConcurrency: number;
   role: 'all' | 'api' | 'worker';
   /** How far in the future an event's `occurredAt` may lie, relative to the service clock. */
   maxFutureSkewMs: number;
@@ -166,6 +168,7 @@ const envSchema = z.object({
   NUDGE_TIMER_SHARDS: intIn(1, 256, 4),
   NUDGE_TIMER_LEASE_MS: intIn(1000, 3_600_000, 30_000),
   NUDGE_TIMER_POLL_MS: intIn(5, 60_000, 50),
+  NUDGE_TIMER_CONCURRENCY: intIn(1, 64, 8),
   NUDGE_ROLE: z.enum(['all', 'api', 'worker'], { message: 'all, api or worker' }).default('all'),
   NUDGE_MAX_FUTURE_SKEW_MS: intIn(0, 7 * 24 * 3_600_000, 24 * 3_600_000),
   NUDGE_DB_POOL_SIZE: intIn(1, 200, 10),
@@ -278,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     timerShards: e.NUDGE_TIMER_SHARDS,
     timerLeaseMs: e.NUDGE_TIMER_LEASE_MS,
     timerPollMs: e.NUDGE_TIMER_POLL_MS,
+    timerConcurrency: e.NUDGE_TIMER_CONCURRENCY,
     role: e.NUDGE_ROLE,
     maxFutureSkewMs: e.NUDGE_MAX_FUTURE_SKEW_MS,
     dbPoolSize: e.NUDGE_DB_POOL_SIZE,

@@ -48,6 +48,7 @@ describe('config', () => {
         timerShards: 4,
         timerLeaseMs: 30_000,
         timerPollMs: 50,
+        timerConcurrency: 8,
         role: 'all',
         maxFutureSkewMs: 24 * 3_600_000,
         dbPoolSize: 10,

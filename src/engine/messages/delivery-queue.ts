@@ -23,6 +23,8 @@ export class DeliveryQueue {
   private readonly runningByTenant = new Map<string, number>();
   private readonly waiting: Pending[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly waitingByTenant = new Map<string, number>();
+  private readonly freedListeners: Array<() => void> = [];
 
   constructor(
     private readonly delivery: DeliveryService,
@@ -30,7 +32,28 @@ export class DeliveryQueue {
     private readonly log: Logger,
   ) {}
 
+  /** Deliveries of this tenant running or waiting in this process. */
+  load(tenantId: string): number {
+    return (this.runningByTenant.get(tenantId) ?? 0) + (this.waitingByTenant.get(tenantId) ?? 0);
+  }
+
+  /**
+   * Whether a timer fire of this tenant may start beside the `firing` already under way: each
+   * fire may record a message, so fires and deliveries of one tenant share its delivery slots.
+   * Timers then fire no faster than their messages go out, and what a process holds in
+   * memory (recorded, not yet sent) stays within those slots.
+   */
+  admits(tenantId: string, firing: number): boolean {
+    return firing + this.load(tenantId) < this.limits.perTenant;
+  }
+
+  /** Calls `listener` each time a delivery ends (a tenant's load went down). */
+  onFreed(listener: () => void): void {
+    this.freedListeners.push(listener);
+  }
+
   enqueue(tenantId: string, messageId: string, log: Logger = this.log): Promise<void> {
+    this.waitingByTenant.set(tenantId, (this.waitingByTenant.get(tenantId) ?? 0) + 1);
     const done = new Promise<void>((resolve) => {
       this.waiting.push({
         tenantId,
@@ -45,6 +68,7 @@ export class DeliveryQueue {
               this.runningByTenant.set(tenantId, (this.runningByTenant.get(tenantId) ?? 1) - 1);
               resolve();
               this.pump();
+              for (const listener of this.freedListeners) listener();
             });
         },
       });
@@ -69,6 +93,7 @@ export class DeliveryQueue {
         continue;
       }
       this.waiting.splice(i, 1);
+      this.waitingByTenant.set(next.tenantId, (this.waitingByTenant.get(next.tenantId) ?? 1) - 1);
       this.running++;
       this.runningByTenant.set(next.tenantId, tenantRunning + 1);
       next.start();
