@@ -322,6 +322,35 @@ describe('experiments: holdout, winner rule, promoteVariant', () => {
     }
   }, 300_000);
 
+  it('archiving the trigger ends its running test, without a winner', async () => {
+    const s = await tenantWith('arch', 0, '2025-09-08T08:00:00.000Z');
+    const trigger = await createTrigger(s.secret, {
+      name: 'arch',
+      event: 'visited',
+      steps: [
+        {
+          channel: 'EMAIL',
+          template: TEMPLATE,
+          variants: [
+            { name: 'A', weight: 1 },
+            { name: 'B', weight: 1 },
+          ],
+        },
+      ],
+    });
+    expect((await experimentResults(t, s.secret, trigger.id)).status).toBe('RUNNING');
+    await t.ok(
+      s.secret,
+      `mutation($id: ID!) { updateTrigger(id: $id, input: { status: ARCHIVED }) { id } }`,
+      { id: trigger.id },
+    );
+    expect(await experimentResults(t, s.secret, trigger.id)).toMatchObject({
+      experimentId: trigger.experimentId,
+      status: 'ENDED',
+      winner: null,
+    });
+  }, 120_000);
+
   it.each(['experiments', 'experiment_assignments', 'experiment_entries'])(
     'row-level security: %s shows a tenant only its own rows and refuses writes for another',
     async (table) => {

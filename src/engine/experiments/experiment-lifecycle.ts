@@ -1,4 +1,5 @@
 import { Tx, rows } from '../../platform/database';
+import type { Logger } from '../../logger';
 import type { StepDefinition, TriggerDefinition } from '../triggers/trigger-definition';
 import { effectiveSettings } from './experiment-settings';
 import { requiredSamplePerVariant } from './experiment-stats';
@@ -33,15 +34,20 @@ export async function attachExperiments(
     previous: TriggerDefinition | null;
     next: TriggerDefinition;
     nowMs: number;
+    log: Logger;
   },
 ): Promise<TriggerDefinition> {
+  const ended = async (experimentId: string, stepId: number) => {
+    await endExperiment(tx, s.tenantId, experimentId, s.nowMs, null);
+    s.log.info({ triggerId: s.triggerId, experimentId, stepId }, 'experiment ended');
+  };
   const previousSteps = s.previous?.steps ?? [];
   const steps: StepDefinition[] = [];
   for (const [index, step] of s.next.steps.entries()) {
     const before = previousSteps[index];
     const previousId = before?.variants.length ? (before.experimentId ?? null) : null;
     if (step.variants.length === 0) {
-      if (previousId) await endExperiment(tx, s.tenantId, previousId, s.nowMs, null);
+      if (previousId) await ended(previousId, index);
       steps.push({ ...step, experimentId: null });
       continue;
     }
@@ -52,12 +58,13 @@ export async function attachExperiments(
       steps.push({ ...step, experimentId: previousId });
       continue;
     }
-    if (previousId) await endExperiment(tx, s.tenantId, previousId, s.nowMs, null);
+    if (previousId) await ended(previousId, index);
     const id = await createExperiment(tx, s.tenantId, s.triggerId, index, step, s.nowMs);
+    s.log.info({ triggerId: s.triggerId, experimentId: id, stepId: index }, 'experiment started');
     steps.push({ ...step, experimentId: id });
   }
-  for (const gone of previousSteps.slice(s.next.steps.length)) {
-    if (gone.experimentId) await endExperiment(tx, s.tenantId, gone.experimentId, s.nowMs, null);
+  for (const [offset, gone] of previousSteps.slice(s.next.steps.length).entries()) {
+    if (gone.experimentId) await ended(gone.experimentId, s.next.steps.length + offset);
   }
   return { ...s.next, steps };
 }
@@ -80,6 +87,25 @@ export async function endExperiment(
      WHERE tenant_id = $1 AND id = $2 AND status = 'RUNNING'`,
     [tenantId, experimentId, winner, new Date(nowMs)],
   );
+}
+
+/**
+ * Ends every running experiment of a trigger (it is being archived: no run will enter it
+ * again). Returns the ids it ended.
+ */
+export async function endTriggerExperiments(
+  tx: Tx,
+  tenantId: string,
+  triggerId: string,
+  nowMs: number,
+): Promise<string[]> {
+  const ended = await rows<{ id: string }>(
+    tx,
+    `UPDATE experiments SET status = 'ENDED', ended_at = $3, updated_at = $3
+     WHERE tenant_id = $1 AND trigger_id = $2 AND status = 'RUNNING' RETURNING id`,
+    [tenantId, triggerId, new Date(nowMs)],
+  );
+  return ended.map((e) => e.id);
 }
 
 /** The runs per variant a step's test needs, for its current arms (see docs/experiments.md). */

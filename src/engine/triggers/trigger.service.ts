@@ -16,7 +16,7 @@ import type { TriggerCatalog } from './trigger-catalog';
 import { Page, PageRequest, pageOf } from '../pagination';
 import { canonicalJson } from '../../json';
 import { findUnstorableText, isUuid } from '../../validation';
-import { attachExperiments } from '../experiments/experiment-lifecycle';
+import { attachExperiments, endTriggerExperiments } from '../experiments/experiment-lifecycle';
 
 export interface TriggerView {
   id: string;
@@ -105,6 +105,7 @@ export class TriggerService {
         previous: null,
         next: definition,
         nowMs: now.getTime(),
+        log: ctx.log,
       });
       const [withExperiments] = await rows<TriggerRow>(
         tx,
@@ -145,7 +146,18 @@ export class TriggerService {
         previous: withDefaults(current.definition),
         next: parsed,
         nowMs: now.getTime(),
+        log: ctx.log,
       });
+      if (status === 'ARCHIVED') {
+        for (const experimentId of await endTriggerExperiments(
+          tx,
+          ctx.tenantId,
+          id,
+          now.getTime(),
+        )) {
+          ctx.log.info({ triggerId: id, experimentId }, 'experiment ended');
+        }
+      }
       // jsonb does not keep key order: compare canonical forms, or every save looks like a change.
       const changed = canonicalJson(definition) !== canonicalJson(withDefaults(current.definition));
       const version = changed ? current.version + 1 : current.version;
