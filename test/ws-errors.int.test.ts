@@ -2,6 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startTestNudge, type GraphQLResponse, type TestNudge } from './support/harness';
 import {
+  createApiKey,
   createTenantWithKey,
   uniq,
   wsClient,
@@ -105,6 +106,9 @@ describe('graphql-ws errors are masked like HTTP errors', () => {
     // A separate instance whose database goes away under an open connection.
     const broken = await startTestNudge();
     const brokenTenant = await createTenantWithKey(broken, `ws-broken-${uniq()}`);
+    // Never used before the database goes: keys are cached by prefix for a few seconds, and a
+    // cached key would authenticate without touching the database.
+    const unusedKey = await createApiKey(broken, brokenTenant.secret, ['READ']);
     // Not lazy: the socket (authenticated while the database was up) stays open between
     // operations, so the failure happens inside execution, not in onConnect.
     const brokenClient = createClient({
@@ -133,7 +137,7 @@ describe('graphql-ws errors are masked like HTTP errors', () => {
       expectNothingInternal(response);
 
       // A new connection now fails while authenticating: the close reason stays generic.
-      const fresh = wsClient(broken, brokenTenant.secret);
+      const fresh = wsClient(broken, unusedKey.secret);
       // graphql-ws itself prints the (generic) error it closed with.
       const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
