@@ -31,8 +31,9 @@ export function usableZone(zone: string | null, fallback: string): string {
 
 /**
  * Schedules step `stepIndex` of a run, counting its delay (its variant's, if the run has one
- * with a delay; the variant is decided and stored here, see `variantForRun`) from the sequence start or the previous step's due time as the step says, and
- * records a deferral by BEST_HOUR or the send window as a decision. Returns the due time.
+ * with a delay; the variant is decided and stored here, see `variantForRun`) from the
+ * sequence start or the previous step's due time as the step says, and records a deferral
+ * by BEST_HOUR or the send window as a decision. Returns the due time.
  */
 export async function scheduleStep(
   tx: Tx,

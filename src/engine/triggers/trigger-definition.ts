@@ -267,7 +267,7 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
       : null,
     attributeWait: attributeWait?.iso ?? null,
     attributeWaitMs: attributeWait?.ms ?? null,
-    goal: parseGoal(input, unless),
+    goal: parseGoal(input),
     capPolicy,
     quietHours: input.quietHours
       ? nestedAt('quietHours', () => parseQuietHours(input.quietHours!))
@@ -276,7 +276,8 @@ export function parseTriggerDefinition(input: TriggerDefinitionInput): TriggerDe
   };
 }
 
-function parseGoal(input: TriggerDefinitionInput, unless: UnlessClause | null): GoalClause | null {
+/** The goal may name the unless-event too: it cancels waiting runs and converts active ones. */
+function parseGoal(input: TriggerDefinitionInput): GoalClause | null {
   if (!input.goal) return null;
   const event = checkEventName(input.goal.event, 'goal.event');
   if (event === input.event) {
@@ -284,7 +285,6 @@ function parseGoal(input: TriggerDefinitionInput, unless: UnlessClause | null): 
   }
   const within = parseOptionalPositiveDuration(input.goal.within, 'goal.within')!;
   if (within.ms > MAX_GOAL_MS) throw new InputProblem('goal.within', 'at most P366D');
-  void unless; // An unless-event may also be the goal: it cancels waiting runs, converts active ones.
   return {
     event,
     within: within.iso,
@@ -506,10 +506,8 @@ function parseTemplate(
     throw new InputProblem(`${path}.body`, 'expected a non-empty Liquid template');
   }
   if ((channel === 'EMAIL' || channel === 'PUSH') && !template.subject) {
-    throw new InputProblem(
-      `${path}.subject`,
-      `an ${channel} step needs a subject (${channel === 'PUSH' ? 'the title' : 'the subject line'})`,
-    );
+    const meaning = channel === 'PUSH' ? 'the title' : 'the subject line';
+    throw new InputProblem(`${path}.subject`, `an ${channel} step needs a subject (${meaning})`);
   }
   for (const part of ['subject', 'body', 'html'] as const) {
     if ((template[part]?.length ?? 0) > 100_000) {
