@@ -185,7 +185,11 @@ export async function startNudge(
       log,
     );
     closers.push(() => delivery.close());
-    const deliveries = new DeliveryQueue(delivery, { perTenant: 4, total: 32 }, log);
+    const deliveries = new DeliveryQueue(
+      delivery,
+      { perTenant: config.deliveryPerTenant, total: config.deliveryTotal },
+      log,
+    );
     closers.push(() => deliveries.drain());
     const applier = new EffectsApplier(timerIndex, deliveries, bus, log, clock.kind === 'manual');
     const watchdog = new DeliveryWatchdog(delivery.idempotentChannels());

@@ -33,6 +33,13 @@ export interface Config {
   timerPollMs: number;
   /** Timer transactions in flight at once per worker process. */
   timerConcurrency: number;
+  /**
+   * Deliveries in flight per tenant in one process; a tenant's timer fires share these slots,
+   * so it also bounds how fast one tenant's timers fire. At most `deliveryTotal`.
+   */
+  deliveryPerTenant: number;
+  /** Deliveries in flight in one process, over all tenants. */
+  deliveryTotal: number;
   role: 'all' | 'api' | 'worker';
   /** How far in the future an event's `occurredAt` may lie, relative to the service clock. */
   maxFutureSkewMs: number;
@@ -169,6 +176,8 @@ const envSchema = z.object({
   NUDGE_TIMER_LEASE_MS: intIn(1000, 3_600_000, 30_000),
   NUDGE_TIMER_POLL_MS: intIn(5, 60_000, 50),
   NUDGE_TIMER_CONCURRENCY: intIn(1, 64, 8),
+  NUDGE_DELIVERY_PER_TENANT: intIn(1, 256, 4),
+  NUDGE_DELIVERY_TOTAL: intIn(1, 1024, 32),
   NUDGE_ROLE: z.enum(['all', 'api', 'worker'], { message: 'all, api or worker' }).default('all'),
   NUDGE_MAX_FUTURE_SKEW_MS: intIn(0, 7 * 24 * 3_600_000, 24 * 3_600_000),
   NUDGE_DB_POOL_SIZE: intIn(1, 200, 10),
@@ -213,7 +222,8 @@ function allOrNone(env: Env, names: (keyof Env)[], what: string): string | null 
   const missing = names.filter((name) => env[name] === undefined);
   if (missing.length === 0 || missing.length === names.length) return null;
   const given = names.filter((name) => !missing.includes(name));
-  return `${missing.join(', ')}: required for ${what} when ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set`;
+  const verb = given.length === 1 ? 'is' : 'are';
+  return `${missing.join(', ')}: required for ${what} when ${given.join(', ')} ${verb} set`;
 }
 
 /** Thrown when the environment is invalid; the message names every bad variable. */
@@ -251,6 +261,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         'characters) when NODE_ENV=production',
     );
   }
+  if (e.NUDGE_DELIVERY_PER_TENANT > e.NUDGE_DELIVERY_TOTAL) {
+    throw new ConfigError(
+      'invalid configuration\n  NUDGE_DELIVERY_PER_TENANT: at most NUDGE_DELIVERY_TOTAL ' +
+        `(${e.NUDGE_DELIVERY_TOTAL})`,
+    );
+  }
   if (isProduction && e.NUDGE_CLOCK === 'manual') {
     throw new ConfigError('invalid configuration\n  NUDGE_CLOCK: manual is refused in production');
   }
@@ -282,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     timerLeaseMs: e.NUDGE_TIMER_LEASE_MS,
     timerPollMs: e.NUDGE_TIMER_POLL_MS,
     timerConcurrency: e.NUDGE_TIMER_CONCURRENCY,
+    deliveryPerTenant: e.NUDGE_DELIVERY_PER_TENANT,
+    deliveryTotal: e.NUDGE_DELIVERY_TOTAL,
     role: e.NUDGE_ROLE,
     maxFutureSkewMs: e.NUDGE_MAX_FUTURE_SKEW_MS,
     dbPoolSize: e.NUDGE_DB_POOL_SIZE,

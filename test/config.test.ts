@@ -49,6 +49,8 @@ describe('config', () => {
         timerLeaseMs: 30_000,
         timerPollMs: 50,
         timerConcurrency: 8,
+        deliveryPerTenant: 4,
+        deliveryTotal: 32,
         role: 'all',
         maxFutureSkewMs: 24 * 3_600_000,
         dbPoolSize: 10,
@@ -98,6 +100,8 @@ describe('config', () => {
         NUDGE_TIMER_SHARDS: '16',
         NUDGE_ROLE: 'worker',
         LOG_LEVEL: 'debug',
+        NUDGE_DELIVERY_PER_TENANT: '16',
+        NUDGE_DELIVERY_TOTAL: '64',
       });
 
       expect(config).toMatchObject({
@@ -109,6 +113,8 @@ describe('config', () => {
         timerShards: 16,
         role: 'worker',
         logLevel: 'debug',
+        deliveryPerTenant: 16,
+        deliveryTotal: 64,
         operatorToken: PRODUCTION.NUDGE_OPERATOR_TOKEN,
         keyPepper: PRODUCTION.NUDGE_KEY_PEPPER,
       });
@@ -166,6 +172,8 @@ describe('config', () => {
       ['NUDGE_TIMER_SHARDS', '257'],
       ['NUDGE_TIMER_LEASE_MS', '999'],
       ['NUDGE_TIMER_POLL_MS', 'fast'],
+      ['NUDGE_DELIVERY_PER_TENANT', '0'],
+      ['NUDGE_DELIVERY_TOTAL', '1025'],
       ['NUDGE_MAX_FUTURE_SKEW_MS', String(8 * 24 * 3_600_000)],
       ['NUDGE_REDIS_PREFIX', 'has space'],
       ['NUDGE_OPERATOR_TOKEN', 'short'],
@@ -216,6 +224,16 @@ describe('config', () => {
 
       expect(message).toContain('DATABASE_URL');
       expect(message).toContain('REDIS_URL');
+    });
+
+    it('more delivery slots per tenant than in all is refused, naming both', () => {
+      const message = configErrorOf({
+        NUDGE_DELIVERY_PER_TENANT: '33',
+        NUDGE_DELIVERY_TOTAL: '32',
+      }).message;
+
+      expect(message).toContain('NUDGE_DELIVERY_PER_TENANT');
+      expect(message).toContain('NUDGE_DELIVERY_TOTAL');
     });
 
     it('production with the manual clock is refused, naming NUDGE_CLOCK', () => {
