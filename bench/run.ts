@@ -14,6 +14,7 @@ import {
   type MachineInfo,
   type WorkloadOutcome,
 } from './lib/report';
+import { BENCH_NUDGE_ENV, benchNudgeSettings } from './lib/nudge-settings';
 
 /**
  * `npm run bench [-- --quick] [--only B1,B4] [--runs N]`: runs the selected workloads one
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     startedAt,
     mode,
     runs,
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: commandLine(),
     machine: await machineInfo(postgresUrl, redisUrl),
     workloads: outcomes,
   };
@@ -229,3 +230,12 @@ main()
   })
   // Leftover handles (a pool, a socket) must not keep a finished run alive.
   .finally(() => setTimeout(() => process.exit(), 100).unref());
+
+/** The command as typed, with `BENCH_NUDGE_ENV` when it changed Nudge's settings. */
+function commandLine(): string {
+  const args = process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : '';
+  const settings = Object.entries(benchNudgeSettings())
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
+  return `${settings ? `${BENCH_NUDGE_ENV}="${settings}" ` : ''}npm run bench${args}`;
+}

@@ -6,6 +6,7 @@ import { freePort } from './free-port';
 import { spawnPinned, type PinnedChild } from './pinned-child';
 import { deleteRedisKeys } from './redis-cleanup';
 import { createScratchDatabase, migrateDatabase, type ScratchDatabase } from './scratch-database';
+import { benchNudgeSettings } from './nudge-settings';
 
 /**
  * Nudge as the system under test: `src/main.ts` in a child process pinned to one core
@@ -89,6 +90,7 @@ export async function startNudgeProcess(options: NudgeProcessOptions): Promise<N
         PORT: String(port),
         LOG_LEVEL: 'warn',
         ...options.env,
+        ...benchNudgeSettings(),
       },
     });
     await waitUntilHealthy(child, port, options.startTimeoutMs ?? 60_000);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port';
 import type { NudgeProcess } from './nudge-process';
 import { spawnPinned, type PinnedChild } from './pinned-child';
+import { benchNudgeSettings } from './nudge-settings';
 
 /**
  * Another Nudge engine process on the database and Redis prefix of a running
@@ -51,6 +52,7 @@ export async function startTimerEngine(
       PORT: String(port),
       LOG_LEVEL: 'warn',
       ...options.env,
+      ...benchNudgeSettings(),
     },
   });
   try {
