@@ -117,8 +117,16 @@ export async function startNudgeProcess(options: NudgeProcessOptions): Promise<N
   }
 }
 
-/** Polls `GET /healthz` until it answers 200; fails if the child exits or time runs out. */
-async function waitUntilHealthy(child: PinnedChild, port: number, timeoutMs: number) {
+/**
+ * Polls `GET /healthz` every `pollMs` until it answers 200; fails if the child exits or time
+ * runs out. Also used by `startTimerEngine`, which polls more often to time start-up.
+ */
+export async function waitUntilHealthy(
+  child: PinnedChild,
+  port: number,
+  timeoutMs: number,
+  pollMs = 100,
+): Promise<void> {
   let exited = false;
   void child.exited.then(() => (exited = true));
   const deadline = Date.now() + timeoutMs;
@@ -128,7 +136,7 @@ async function waitUntilHealthy(child: PinnedChild, port: number, timeoutMs: num
       .then((response) => response.ok)
       .catch(() => false);
     if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   throw new Error(`Nudge was not healthy within ${timeoutMs} ms: ${child.stderrTail()}`);
 }

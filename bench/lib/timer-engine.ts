@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './free-port';
-import type { NudgeProcess } from './nudge-process';
+import { waitUntilHealthy, type NudgeProcess } from './nudge-process';
 import { spawnPinned, type PinnedChild } from './pinned-child';
 import { benchNudgeSettings } from './nudge-settings';
 
@@ -56,7 +56,7 @@ export async function startTimerEngine(
     },
   });
   try {
-    await waitUntilHealthy(child, port, 600_000);
+    await waitUntilHealthy(child, port, 600_000, 50);
   } catch (err) {
     await child.stop();
     throw err;
@@ -67,19 +67,4 @@ export async function startTimerEngine(
     rssBytes: () => child.rssBytes(),
     stop: () => child.stop(),
   };
-}
-
-async function waitUntilHealthy(child: PinnedChild, port: number, timeoutMs: number) {
-  let exited = false;
-  void child.exited.then(() => (exited = true));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`Nudge exited during start-up: ${child.stderrTail()}`);
-    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`)
-      .then((response) => response.ok)
-      .catch(() => false);
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Nudge was not healthy within ${timeoutMs} ms: ${child.stderrTail()}`);
 }
