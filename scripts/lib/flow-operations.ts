@@ -1,4 +1,5 @@
 import type { GraphQLClient } from './graphql-client';
+import { pageTriggerMessages } from './nudge-operations';
 import type { SyntheticContact } from './three-step-flow';
 
 /**
@@ -110,36 +111,17 @@ export interface FlowMessage {
 }
 
 /** Every message of one trigger, oldest first; one HTTP call per 100 messages. */
-export async function listFlowMessages(
+export function listFlowMessages(
   client: GraphQLClient,
   secret: string,
   triggerId: string,
 ): Promise<FlowMessage[]> {
-  const all: FlowMessage[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const data: {
-      messages: {
-        edges: Array<{ node: FlowMessage }>;
-        pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      };
-    } = await client.request(
-      'messages',
-      secret,
-      `query Messages($triggerId: ID, $after: String) {
-         messages(triggerId: $triggerId, first: 100, after: $after) {
-           edges { node {
-             id stepIndex channel status suppressionReason failure scheduledFor sentAt openedAt
-           } }
-           pageInfo { hasNextPage endCursor }
-         }
-       }`,
-      { triggerId, after },
-    );
-    all.push(...data.messages.edges.map((edge) => edge.node));
-    if (!data.messages.pageInfo.hasNextPage) return all;
-    after = data.messages.pageInfo.endCursor;
-  }
+  return pageTriggerMessages(
+    client,
+    secret,
+    triggerId,
+    'id stepIndex channel status suppressionReason failure scheduledFor sentAt openedAt',
+  );
 }
 
 /** One entry of `Customer.decisions`, as far as the replay reads it. */

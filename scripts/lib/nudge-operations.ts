@@ -208,17 +208,32 @@ export async function trackBatch(
  * message's own fields are read: a nested `customer` resolves once per message, all at the
  * same time, which can exhaust the connections of embedded PostgreSQL and fail the query.
  */
-export async function listTriggerMessages(
+export function listTriggerMessages(
   client: GraphQLClient,
   secret: string,
   triggerId: string,
 ): Promise<MessageSummary[]> {
-  const all: MessageSummary[] = [];
+  return pageTriggerMessages(
+    client,
+    secret,
+    triggerId,
+    'enrollmentId status to scheduledFor sentAt',
+  );
+}
+
+/** Every message of one trigger with the given `Message` fields, 100 per HTTP call. */
+export async function pageTriggerMessages<T>(
+  client: GraphQLClient,
+  secret: string,
+  triggerId: string,
+  fields: string,
+): Promise<T[]> {
+  const all: T[] = [];
   let after: string | null = null;
   for (;;) {
     const data: {
       messages: {
-        edges: Array<{ node: MessageSummary }>;
+        edges: Array<{ node: T }>;
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
       };
     } = await client.request(
@@ -226,7 +241,7 @@ export async function listTriggerMessages(
       secret,
       `query Messages($triggerId: ID, $after: String) {
          messages(triggerId: $triggerId, first: 100, after: $after) {
-           edges { node { enrollmentId status to scheduledFor sentAt } }
+           edges { node { ${fields} } }
            pageInfo { hasNextPage endCursor }
          }
        }`,
