@@ -26,7 +26,7 @@ const TOTAL = Number(process.env.NUDGE_TEST_SCALE_TIMERS ?? 20_000);
 const BATCH = 1_000;
 const WORKERS = 3;
 const LEASE_MS = 2_000;
-/** `DeliveryQueue` limit per tenant and process (src/app.ts: `{ perTenant: 4, total: 32 }`). */
+/** Deliveries in flight per tenant and worker process, set on the workers below. */
 const IN_FLIGHT_PER_TENANT = 4;
 const SHARDS = 4;
 
@@ -68,6 +68,7 @@ describeWithRedis(`three worker processes, ${TOTAL} due timers, one worker SIGKI
           env: {
             NUDGE_TIMER_LEASE_MS: String(LEASE_MS),
             NUDGE_TIMER_SHARDS: String(SHARDS),
+            NUDGE_DELIVERY_PER_TENANT: String(IN_FLIGHT_PER_TENANT),
           },
         }),
       );
